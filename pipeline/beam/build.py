@@ -1,0 +1,79 @@
+"""Assemble the whole pipeline: read, four stages, shards, rejects, summary and card."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.stats import ApproximateQuantiles
+
+from pipeline.beam.sink import WriteShards, fill_missing_shards, write_json, write_text
+from pipeline.beam.source import ReadSource
+from pipeline.beam.stage import ApplyStage
+from pipeline.config import BuildConfig
+from pipeline.dataset.arrow import REJECT_SCHEMA, record_schema
+from pipeline.dataset.card import dataset_card
+from pipeline.dataset.summary import QUANTILES, build_summary, record_stats, record_totals
+from pipeline.sources import SourceSpec
+from pipeline.stages import interleave, rewrite, speech, split
+from pipeline.tokenizers import TOKENIZERS
+
+STAGES = (
+    ("rewrite", rewrite.make, "rewrite"),
+    ("split", split.make, "split"),
+    ("interleave", interleave.make, "interleave"),
+    ("speech", speech.make, "record"),
+)
+REJECT_SHARD_ROWS = 50_000
+
+
+def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, outputs: int,
+              rejects: int, reasons: dict, quantiles: dict, totals: dict, shards: int,
+              written: list[int], reject_shards: int, rejects_written: list[int]) -> dict:
+    """Runs once, after every shard: fill empty shards, write summary and card."""
+    schema = record_schema()
+    fill_missing_shards(FileSystems.join(output, "data"), "train", schema, shards, written)
+    fill_missing_shards(FileSystems.join(output, "rejects"), "rejects", REJECT_SCHEMA,
+                        reject_shards, rejects_written)
+    special = TOKENIZERS[config.tokenizer].special.as_dict()
+    summary = build_summary(source, config.as_dict(), inputs, outputs, rejects, reasons,
+                            quantiles, totals, shards, special)
+    write_json(FileSystems.join(output, "summary.json"), summary)
+    write_text(FileSystems.join(output, "README.md"), dataset_card(summary, schema))
+    return summary
+
+
+def build_pipeline(pipeline: beam.Pipeline, spec: SourceSpec, source_label: str, output: str,
+                   config: BuildConfig, limit: int | None = None, shard_rows: int = 250,
+                   num_shards: int = 0):
+    """Add every step to ``pipeline``; returns the finished records and all rejects."""
+    raw, records, source_rejects = pipeline | "Read" >> ReadSource(spec, config, limit)
+    rejects = [source_rejects]
+    for stage, make, schema in STAGES:
+        records, stage_rejects = records | ApplyStage(stage, make, config, schema)
+        rejects.append(stage_rejects)
+    rejects = rejects | "AllRejects" >> beam.Flatten()
+
+    written, shards, outputs = records | "WriteRecords" >> WriteShards(
+        FileSystems.join(output, "data"), "train", record_schema(), shard_rows, num_shards)
+    rejects_written, reject_shards, reject_count = rejects | "WriteRejects" >> WriteShards(
+        FileSystems.join(output, "rejects"), "rejects", REJECT_SCHEMA, REJECT_SHARD_ROWS)
+
+    inputs = raw | "CountInputs" >> beam.combiners.Count.Globally()
+    reasons = (rejects | "Reason" >> beam.Map(lambda r: f"{r['stage']}/{r['reason']}")
+               | "CountReasons" >> beam.combiners.Count.PerElement())
+    quantiles = (records | "Stats" >> beam.FlatMap(record_stats)
+                 | "Quantiles" >> ApproximateQuantiles.PerKey(len(QUANTILES)))
+    totals = (records | "Totals" >> beam.FlatMap(record_totals)
+              | "SumTotals" >> beam.CombinePerKey(sum))
+
+    side = beam.pvalue
+    _ = (pipeline | "Once" >> beam.Create([None])
+         | "Finalize" >> beam.Map(
+             _finalize, output, source_label, config,
+             inputs=side.AsSingleton(inputs), outputs=side.AsSingleton(outputs),
+             rejects=side.AsSingleton(reject_count), reasons=side.AsDict(reasons),
+             quantiles=side.AsDict(quantiles), totals=side.AsDict(totals),
+             shards=side.AsSingleton(shards), written=side.AsList(written),
+             reject_shards=side.AsSingleton(reject_shards),
+             rejects_written=side.AsList(rejects_written)))
+    return records, rejects

@@ -1,0 +1,98 @@
+"""``python -m pipeline``: build a spoken-math dataset.
+
+The app's own flags are parsed here; every other flag (``--runner``,
+``--num_workers``, ``--direct_num_workers``, ...) goes to Beam untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.beam.build import build_pipeline
+from pipeline.config import BuildConfig
+from pipeline.dataset.summary import format_summary
+from pipeline.sources import parse_source
+from pipeline.tokenizers import TOKENIZERS
+
+DEFAULT_SOURCE = "generate:600"
+OUTPUT_PATTERNS = ("data/train-*-of-*.parquet", "rejects/rejects-*-of-*.parquet",
+                   "summary.json", "README.md")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Turn written math problems into thinking-in-speaking training data "
+                    "(spoken question, silent reasoning, interleaved response, speech). "
+                    "Flags not listed here are Beam pipeline options (--runner, ...).",
+    )
+    ap.add_argument("--source", default=DEFAULT_SOURCE,
+                    help="where problems come from: generate:N (built-in generator of N "
+                         "problems) or gsm8k:PATH (GSM8K JSONL; globs and gs:// work). "
+                         f"Default {DEFAULT_SOURCE}")
+    ap.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
+    ap.add_argument("--limit", type=int, default=None, help="read at most N items per source file")
+    ap.add_argument("--llm", choices=["rules"], default="rules",
+                    help="backend for rewriting and splitting: the embedded rules")
+    ap.add_argument("--tts", choices=["espeak"], default="espeak",
+                    help="speech engine: espeak-ng, embedded")
+    ap.add_argument("--tokenizer", choices=sorted(TOKENIZERS), default="qwen2.5",
+                    help="target tokenizer of the interleaved sequence")
+    ap.add_argument("--p", type=int, default=2, help="response tokens per cycle (default 2)")
+    ap.add_argument("--q", type=int, default=8, help="reasoning tokens per cycle (default 8)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed of the generator, openers and voices; same seed, same bytes")
+    ap.add_argument("--shard_rows", type=int, default=250,
+                    help="target rows per output shard (default 250)")
+    ap.add_argument("--num_shards", type=int, default=0,
+                    help="a fixed number of output shards instead of --shard_rows")
+    ap.add_argument("--decode_rate", type=float, default=50.0,
+                    help="tokens per second used to turn positions into delays (default 50)")
+    return ap
+
+
+def clear_previous_output(output: str) -> None:
+    """Remove the files an earlier build left, so no stale shard survives a rebuild."""
+    for pattern in OUTPUT_PATTERNS:
+        matches = FileSystems.match([FileSystems.join(output, pattern)])[0].metadata_list
+        if matches:
+            FileSystems.delete([m.path for m in matches])
+
+
+def run(argv: list[str] | None = None) -> dict:
+    args, beam_args = parser().parse_known_args(argv)
+    if args.p < 1 or args.q < 1:
+        raise SystemExit("--p and --q must be positive integers")
+    try:
+        spec = parse_source(args.source)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    if not any(a.startswith("--runner") for a in beam_args):
+        beam_args.append("--runner=DirectRunner")
+    config = BuildConfig(seed=args.seed, llm=args.llm, tts=args.tts, tokenizer=args.tokenizer,
+                         p=args.p, q=args.q, decode_rate=args.decode_rate)
+    clear_previous_output(args.output)
+    started = time.perf_counter()
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+        build_pipeline(pipeline, spec, args.source, args.output, config, args.limit,
+                       args.shard_rows, args.num_shards)
+    elapsed = time.perf_counter() - started
+    with FileSystems.open(FileSystems.join(args.output, "summary.json")) as handle:
+        summary = json.loads(handle.read())
+    print(format_summary(summary))
+    print(f"wrote {args.output} in {elapsed:.1f} s")
+    return summary
+
+
+def main() -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    summary = run(sys.argv[1:])
+    sys.exit(0 if summary["balanced"] else 1)

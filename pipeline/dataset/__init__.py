@@ -1,0 +1,1 @@
+"""The output dataset: its Arrow schema, shards, rejects, summary and card."""

@@ -1,0 +1,51 @@
+"""The Arrow schema of an output shard, derived from ``schemas/fields.schema.json``.
+
+One source of truth: the JSON Schema names the columns, their order and their types
+(``x-arrow`` narrows a type, ``x-hf`` names a Hugging Face feature); the Arrow schema
+and the ``huggingface`` metadata that ``datasets`` reads are computed from it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+import schemas
+
+_HINTS = {"int8": pa.int8(), "int32": pa.int32(), "int64": pa.int64(), "binary": pa.binary()}
+_TYPES = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}
+
+
+def arrow_type(prop: dict) -> pa.DataType:
+    if "x-arrow" in prop:
+        return _HINTS[prop["x-arrow"]]
+    if prop["type"] == "array":
+        return pa.list_(arrow_type(prop["items"]))
+    if prop["type"] == "object":
+        return pa.struct([(name, arrow_type(p)) for name, p in prop["properties"].items()])
+    return _TYPES[prop["type"]]
+
+
+def _hf_feature(prop: dict):
+    """The ``datasets`` feature for a column, as its serialized dict."""
+    import datasets
+
+    if prop.get("x-hf") == "Audio":
+        return datasets.Features({"c": datasets.Audio()}).to_dict()["c"]
+    return datasets.Features.from_arrow_schema(pa.schema([("c", arrow_type(prop))])).to_dict()["c"]
+
+
+def record_schema() -> pa.Schema:
+    """Arrow schema of an output row, with the ``huggingface`` metadata ``datasets`` reads."""
+    props = schemas.load("fields")["properties"]
+    features = {name: _hf_feature(prop) for name, prop in props.items()}
+    metadata = {"huggingface": json.dumps({"info": {"features": features}})}
+    return pa.schema([(name, arrow_type(prop)) for name, prop in props.items()], metadata=metadata)
+
+
+REJECT_SCHEMA = pa.schema([
+    ("id", pa.string()), ("source", pa.string()), ("source_index", pa.int64()),
+    ("stage", pa.string()), ("reason", pa.string()), ("detail", pa.string()),
+    ("record", pa.string()),
+])

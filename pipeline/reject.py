@@ -1,0 +1,17 @@
+"""The one way a stage says "this record cannot go on": raise ``Reject``."""
+
+from __future__ import annotations
+
+
+class Reject(Exception):
+    """A record leaves the pipeline here, for a stated reason.
+
+    ``reason`` is a short stable code (counted in the summary); ``detail`` is free text
+    for a person reading the rejects.
+    """
+
+    def __init__(self, stage: str, reason: str, detail: str = "") -> None:
+        super().__init__(f"{stage}/{reason}: {detail}")
+        self.stage = stage
+        self.reason = reason
+        self.detail = detail

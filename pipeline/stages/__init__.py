@@ -1,0 +1,2 @@
+"""The four stages, each a pure function over one record that returns the record with
+new fields or raises ``Reject``."""

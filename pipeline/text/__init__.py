@@ -1,0 +1,1 @@
+"""Text utilities shared by the stages: verbalization, quantities and exact arithmetic."""

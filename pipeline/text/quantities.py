@@ -1,0 +1,140 @@
+"""Find the quantities a text mentions, whether written in digits or in words.
+
+Drift checks and the quantity-preservation check compare texts by the numbers they
+mention, so "24", "$24", "twenty-four" and "24 dollars" must all read as 24, and
+"50 cents" as both 50 and 0.5. Each mention keeps its span so token-level checks can
+locate where it completes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache
+
+from num2words import num2words
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One mention of a quantity: its text, its span, the values it may stand for, and
+    the numbers written inside it (the 3 and 4 of "3/4")."""
+
+    text: str
+    start: int
+    end: int
+    values: frozenset[Fraction]
+    parts: frozenset[Fraction] = frozenset()
+
+
+@cache
+def _word_values() -> tuple[dict[str, int], dict[str, int], dict[str, Fraction]]:
+    """Number words, scale words and fraction denominators, spelled by num2words."""
+    small = {num2words(n): n for n in range(20)}
+    small.update({num2words(n): n for n in range(20, 100, 10)})
+    scales = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+    denominators: dict[str, Fraction] = {"half": Fraction(1, 2), "halves": Fraction(1, 2)}
+    denominators.update({"quarter": Fraction(1, 4), "quarters": Fraction(1, 4)})
+    for n in (*range(3, 101), 1000):
+        ordinal = num2words(n, to="ordinal").removeprefix("one ")
+        denominators[ordinal] = denominators[ordinal + "s"] = Fraction(1, n)
+    return small, scales, denominators
+
+
+_DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+_DIGIT_RE = re.compile(
+    rf"(?<![\w.])(?P<num>{_DIGITS})(?:\s*/\s*(?P<den>\d+)(?![\d/]))?(?P<tail>\s*(?:%|percent\b))?"
+)
+_MONEY_RE = re.compile(r"(?P<dollars>\d+) dollars? and (?P<cents>\d+) cents?\b")
+_CENTS_RE = re.compile(r"(?<![\w.])(?P<cents>\d+(?:\.\d+)?) cents?\b")
+_CLOCK_RE = re.compile(r"(?<![\d:])(?P<hour>\d{1,2}):00\b")
+_WORD_RE = re.compile(r"[a-z]+(?:-[a-z]+)?")
+
+
+def _digits_value(text: str) -> Fraction:
+    return Fraction(text.replace(",", ""))
+
+
+def _digit_quantities(text: str) -> list[Quantity]:
+    found = []
+    for m in _MONEY_RE.finditer(text):
+        total = Fraction(m["dollars"]) + Fraction(m["cents"]) / 100
+        found.append(Quantity(m.group(0), m.start(), m.end(), frozenset({total})))
+    for m in _CENTS_RE.finditer(text):
+        if not any(q.start <= m.start() < q.end for q in found):
+            cents = Fraction(m["cents"])
+            found.append(Quantity(m.group(0), m.start(), m.end(), frozenset({cents, cents / 100})))
+    for m in _CLOCK_RE.finditer(text):
+        found.append(Quantity(m.group(0), m.start(), m.end(), frozenset({Fraction(m["hour"])}),
+                              frozenset({Fraction(0)})))
+    money_spans = [(q.start, q.end) for q in found]
+    for m in _DIGIT_RE.finditer(text):
+        if any(start <= m.start() < end for start, end in money_spans):
+            continue
+        value = _digits_value(m["num"])
+        if m["den"] and int(m["den"]):
+            denominator = Fraction(m["den"])
+            found.append(Quantity(m.group(0).strip(), m.start(), m.end(),
+                                  frozenset({value / denominator}), frozenset({value, denominator})))
+            continue
+        values = {value, value / 100} if m["tail"] else {value}
+        found.append(Quantity(m.group(0).strip(), m.start(), m.end(), frozenset(values)))
+    return found
+
+
+def _word_quantities(text: str) -> list[Quantity]:
+    """Parse runs of number words ("one hundred and five", "three quarters")."""
+    small, scales, denominators = _word_values()
+    lowered = text.lower()
+    words = list(_WORD_RE.finditer(lowered))
+    found: list[Quantity] = []
+    i = 0
+    while i < len(words):
+        total, current, j, last = 0, None, i, None
+        while j < len(words):
+            word = words[j].group(0)
+            parts = word.split("-")
+            if all(p in small for p in parts) and len(parts) <= 2:
+                value = sum(small[p] for p in parts)
+                current = (current or 0) + value
+            elif word in scales and current is not None:
+                if scales[word] == 100:
+                    current *= 100
+                else:
+                    total += current * scales[word]
+                    current = 0
+            elif word == "and" and current is not None and j + 1 < len(words) and (
+                words[j + 1].group(0).split("-")[0] in small
+            ):
+                pass
+            else:
+                break
+            last = j
+            j += 1
+        if last is None:
+            i += 1
+            continue
+        value = Fraction(total + (current or 0))
+        start, end = words[i].start(), words[last].end()
+        if last + 1 < len(words) and words[last + 1].group(0) in denominators and value:
+            denominator = words[last + 1]
+            value *= denominators[denominator.group(0)]
+            end = denominator.end()
+            last += 1
+        elif words[i].group(0) == "one" and last == i:
+            i = last + 1
+            continue  # a lone "one" is almost always a pronoun ("one of them")
+        found.append(Quantity(text[start:end], start, end, frozenset({value})))
+        i = last + 1
+    return found
+
+
+def find_quantities(text: str) -> list[Quantity]:
+    """Every quantity mentioned in ``text``, ordered by where it ends."""
+    return sorted(_digit_quantities(text) + _word_quantities(text), key=lambda q: (q.end, q.start))
+
+
+def quantity_values(text: str) -> set[Fraction]:
+    """All values the quantities in ``text`` may stand for, and the numbers inside them."""
+    return {v for q in find_quantities(text) for v in q.values | q.parts}

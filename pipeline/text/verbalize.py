@@ -1,0 +1,166 @@
+"""Turn text written for the eye into text written for the ear.
+
+The output keeps numbers as digits (every TTS engine reads digits well and quantity
+checks stay exact) but says every symbol a TTS engine could misread: currency,
+percentages, fractions, operators, ranges, clock times and unit abbreviations.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from num2words import num2words
+
+_QUOTES = str.maketrans(
+    {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": ", ", "−": "-", "⁄": "/"}
+)
+
+_UNITS = {
+    "km/h": "kilometers per hour", "kph": "kilometers per hour", "mph": "miles per hour",
+    "m/s": "meters per second", "ft/s": "feet per second", "lbs": "pounds", "lb": "pounds",
+    "oz": "ounces", "kg": "kilograms", "mg": "milligrams", "km": "kilometers",
+    "cm": "centimeters", "mm": "millimeters", "ft": "feet", "mi": "miles", "yd": "yards",
+    "hrs": "hours", "hr": "hours", "min": "minutes", "mins": "minutes", "sec": "seconds",
+    "secs": "seconds", "ml": "milliliters", "gal": "gallons", "qt": "quarts",
+}
+# Abbreviations that are also English words count only when glued to a number ("5in").
+_GLUED_UNITS = {"in": "inches", "m": "meters", "g": "grams", "l": "liters"}
+
+
+def _unit(m: re.Match) -> str:
+    """A unit after "per" is singular: "2 dollars per pound", "60 miles per hour"."""
+    words = _UNITS[m.group(1)]
+    if m.string[: m.start()].endswith("per "):
+        last = words.rsplit(" ", 1)[-1]
+        singular = {"feet": "foot", "inches": "inch"}.get(last, last.removesuffix("s"))
+        words = words.removesuffix(last) + singular
+    return words if m.string[: m.start()].endswith(("per ", "/")) else " " + words
+
+
+def _alternation(words: dict[str, str]) -> str:
+    return "|".join(re.escape(u) for u in sorted(words, key=len, reverse=True))
+
+
+_UNIT_RE = re.compile(rf"(?:(?<=\d)\s?|(?<=\bper )|(?<=/))({_alternation(_UNITS)})\b(?!')")
+_GLUED_UNIT_RE = re.compile(rf"(?<=\d)({_alternation(_GLUED_UNITS)})\b")
+_PER_RE = re.compile(
+    r"\s?/\s?(?=(?:hour|day|week|month|year|minute|second|person|pound|item|piece|box|unit|"
+    rf"gallon|mile|dozen|{_alternation(_UNITS)})s?\b)"
+)
+_SYMBOL_WORDS = {
+    "&": " and ", "@": " at ", "#": " number ", "°": " degrees", "€": " euros",
+    "£": " pounds", "+": " plus ", "×": " times ", "÷": " divided by ", "=": " equals ",
+    "*": " times ", "<": " less than ", ">": " greater than ", "²": " squared", "³": " cubed",
+}
+
+_NUM = r"\d+(?:\.\d+)?"
+
+
+def _money(m: re.Match) -> str:
+    return f" {_money_words(m)} "
+
+
+def _money_words(m: re.Match) -> str:
+    dollars, _, cents = m["amount"].replace(",", "").partition(".")
+    dollars = dollars or "0"
+    if len(cents) > 2:
+        return f"{dollars}.{cents} dollars"
+    cents = (cents + "00")[:2] if cents else ""
+    unit = "dollar" if dollars == "1" else "dollars"
+    if cents and int(cents):
+        cent_unit = "cent" if cents.lstrip("0") == "1" else "cents"
+        if int(dollars) == 0:
+            return f"{int(cents)} {cent_unit}"
+        return f"{dollars} {unit} and {int(cents)} {cent_unit}"
+    return f"{dollars} {unit}"
+
+
+def fraction_words(numerator: int, denominator: int) -> str:
+    """'3/4' -> 'three quarters': the way a teacher reads a fraction aloud."""
+    if denominator == 2:
+        name = "half" if numerator == 1 else "halves"
+    elif denominator == 4:
+        name = "quarter" if numerator == 1 else "quarters"
+    else:
+        ordinal = num2words(denominator, to="ordinal").removeprefix("one ")
+        name = ordinal + ("" if numerator == 1 else "s")
+    return f"{num2words(numerator)} {name}"
+
+
+def _fraction(m: re.Match) -> str:
+    numerator, denominator = int(m["num"]), int(m["den"])
+    if denominator == 0 or denominator > 100:
+        return f"{numerator} over {denominator}"
+    words = fraction_words(numerator, denominator)
+    return f"{m['whole']} and {words}" if m["whole"] else words
+
+
+def _clock(m: re.Match) -> str:
+    hour, minute = m["hour"], m["minute"]
+    spoken = f"{hour} o'clock" if minute == "00" else f"{hour} {minute}"
+    if m["half"]:
+        spoken += " " + m["half"][0].lower() + ".m."
+    return spoken
+
+
+def _ratio(m: re.Match) -> str:
+    return " to ".join(m.group(0).split(":"))
+
+
+_RULES: list[tuple[re.Pattern, object]] = [
+    (re.compile(r"(?<=\d),(?=\d{3}\b)"), ""),
+    (re.compile(r"(?<![\d.])\.(?=\d)"), "0."),
+    (re.compile(r"\$\s?(?P<amount>\d[\d,]*(?:\.\d+)?)"), _money),
+    (re.compile(r"(?P<amount>\d[\d,]*(?:\.\d+)?)\s?\$"), _money),
+    (re.compile(r"¢\s?(\d+)|(\d+)\s?¢"), r" \1\2 cents "),
+    (re.compile(r"(dollars?|cents?|euros|pounds) ?/ ?(?=[a-z])"), r"\1 per "),
+    (re.compile(r"\^\s?2\b"), " squared"),
+    (re.compile(r"\^\s?3\b"), " cubed"),
+    (re.compile(r"£\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 pounds "),
+    (re.compile(r"€\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 euros "),
+    (re.compile(r"(?:(?<=ratio )|(?<=ratio of ))\d+(?::\d+)+|\d+:\d+(?::\d+)+|\d+:\d(?!\d)"),
+     _ratio),
+    (re.compile(r"(?P<hour>\d{1,2}):(?P<minute>[0-5]\d)(?:\s?(?P<half>[ap]\.?m\b\.?))?", re.I),
+     _clock),
+    (re.compile(r"(?<=\d)\s?%"), " percent"),
+    (re.compile(r"(?:(?P<whole>\d+)\s+)?(?<![\d.])(?P<num>\d+)/(?P<den>\d+)(?![\d/])"
+                r"(?:(?:st|nd|rd|th)s?|s)?\b"), _fraction),
+    (re.compile(rf"(?<=\d)-(?={_NUM}\b)"), " to "),
+    (re.compile(rf"(?<![\w.])-(?={_NUM})"), "negative "),
+    (re.compile(rf"(?<=\d)\s?[x×]\s?(?=\$?{_NUM})"), " times "),
+    (re.compile(rf"(?<=\d)\s?/\s?(?={_NUM})"), " divided by "),
+    (re.compile(r"\s+-\s+"), " minus "),
+    (re.compile(r"(?<=\w)/(?=\w)"), " or "),
+]
+
+
+def verbalize(text: str) -> str:
+    """Say every symbol in ``text`` in words, keeping digits as they are."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = text.replace("and/or", "or")
+    text = _PER_RE.sub(" per ", text)
+    text = _UNIT_RE.sub(_unit, text)
+    text = _GLUED_UNIT_RE.sub(lambda m: " " + _GLUED_UNITS[m.group(1)], text)
+    for pattern, replacement in _RULES:
+        text = pattern.sub(replacement, text)
+    for symbol, words in _SYMBOL_WORDS.items():
+        text = text.replace(symbol, words)
+    return normalize_space(text)
+
+
+def normalize_space(text: str) -> str:
+    """NFC, runs of whitespace collapsed, no space before punctuation."""
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+([.,?!;:])(?!\d)", r"\1", text)
+
+
+_UNSPEAKABLE_RE = re.compile(r"[^\w\s.,?!'\";:()\-]|_|\d:\d|(?<!\w)-\d")
+
+
+def unspeakable_characters(text: str) -> list[str]:
+    """What in ``text`` a TTS engine could misread: anything but words, digits and
+    plain punctuation."""
+    return sorted({m.group(0) for m in _UNSPEAKABLE_RE.finditer(text)})

@@ -1,0 +1,62 @@
+"""Audio post-processing and checks: mono PCM16 WAV at a target rate, trimmed, and
+judged for silence, clipping and an implausible speaking rate."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # pydub warns about audioop and ffmpeg; WAV needs neither
+    from pydub import AudioSegment
+    from pydub.silence import detect_leading_silence
+
+SILENCE_DBFS = -50.0
+CLIPPED_FRACTION = 0.001
+
+
+@dataclass(frozen=True)
+class Clip:
+    wav: bytes
+    sample_rate: int
+    duration: float
+    samples: np.ndarray
+
+
+def to_wav(pcm: np.ndarray, source_rate: int, target_rate: int) -> Clip:
+    """Resample mono PCM16, trim leading and trailing silence, encode as WAV."""
+    segment = AudioSegment(pcm.tobytes(), frame_rate=source_rate, sample_width=2, channels=1)
+    segment = segment.set_frame_rate(target_rate)
+    start = detect_leading_silence(segment, silence_threshold=SILENCE_DBFS)
+    end = len(segment) - detect_leading_silence(segment.reverse(), silence_threshold=SILENCE_DBFS)
+    if end > start:
+        segment = segment[start:end]
+    buffer = io.BytesIO()
+    segment.export(buffer, format="wav")
+    samples = np.frombuffer(segment.raw_data, dtype=np.int16)
+    return Clip(buffer.getvalue(), target_rate, len(samples) / target_rate, samples)
+
+
+def audio_problem(clip: Clip, words: int, min_wps: float, max_wps: float) -> tuple[str, str] | None:
+    """(reason, detail) when the clip is unfit to train on; None when it passes."""
+    if clip.samples.size == 0:
+        return "audio_empty", "no samples"
+    peak = int(np.abs(clip.samples.astype(np.int32)).max())
+    rms = float(np.sqrt(np.mean(clip.samples.astype(np.float64) ** 2)))
+    if rms == 0 or 20 * np.log10(rms / 32768) < SILENCE_DBFS:
+        return "audio_silent", f"rms {rms:.1f}"
+    clipped = float(np.mean(np.abs(clip.samples.astype(np.int32)) >= 32767))
+    if peak >= 32767 and clipped > CLIPPED_FRACTION:
+        return "audio_clipped", f"{clipped:.2%} of samples at full scale"
+    rate = words / clip.duration
+    if not min_wps <= rate <= max_wps:
+        return "audio_rate", f"{words} words in {clip.duration:.2f} s ({rate:.2f} words/s)"
+    return None
+
+
+def hf_audio(clip: Clip, path: str) -> dict:
+    """The Hugging Face ``Audio`` storage layout."""
+    return {"bytes": clip.wav, "path": path}

@@ -1,0 +1,101 @@
+"""End to end through Beam: real input files, every stage, real Parquet out."""
+
+import json
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that
+
+import schemas
+from pipeline.beam.build import build_pipeline
+from pipeline.sources import parse_source
+
+BAD_LINES = [
+    b'{"question": "Tom has 3 apples", "answer": ',                       # malformed JSON
+    b'{"answer": "#### 4"}',                                               # missing field
+    b'{"question": "", "answer": "#### 4"}',                               # empty question
+    json.dumps({"question": "x" * 1_000_000, "answer": "#### 1"}).encode(),  # 1 MB question
+    b'{"question": "caf\xe9 au lait?", "answer": "#### 2"}',               # invalid UTF-8
+]
+BAD_REASONS = {"source/malformed_json", "source/missing_field", "source/empty_text",
+               "source/too_long", "source/invalid_utf8"}
+
+
+def run_build(source: str, output: Path, config, **kwargs):
+    with TestPipeline(runner="DirectRunner") as pipeline:
+        records, rejects = build_pipeline(pipeline, parse_source(source), source, str(output),
+                                          config, **kwargs)
+        yield_ids = records | beam.Map(lambda r: r["id"])
+        assert_that(yield_ids | beam.combiners.Count.Globally(), lambda n: n[0] > 0, label="Some")
+    return json.loads((output / "summary.json").read_text())
+
+
+def read_rows(folder: Path) -> list[dict]:
+    return [row for path in sorted(folder.glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def gsm8k_build(tmp_path_factory, gsm8k_path, config):
+    folder = tmp_path_factory.mktemp("gsm8k")
+    source_file = folder / "train.jsonl"
+    good = gsm8k_path.read_bytes().splitlines()[:30]
+    source_file.write_bytes(b"\n".join(good[:15] + BAD_LINES + good[15:]) + b"\n")
+    output = folder / "out"
+    summary = run_build(f"gsm8k:{source_file}", output, config, shard_rows=10)
+    return summary, output
+
+
+def test_every_input_is_an_output_or_a_reject(gsm8k_build):
+    summary, output = gsm8k_build
+    rows, rejects = read_rows(output / "data"), read_rows(output / "rejects")
+    assert summary["inputs"] == 35
+    assert summary["inputs"] == summary["outputs"] + summary["rejects"] == len(rows) + len(rejects)
+    assert summary["balanced"]
+    assert len({r["id"] for r in rows} | {r["id"] for r in rejects}) == 35
+    assert {f"{r['stage']}/{r['reason']}" for r in rejects} >= BAD_REASONS
+    assert all(r["stage"] and r["reason"] and r["detail"] for r in rejects)
+    assert len(rows) >= 27
+
+
+def test_rows_are_complete_and_valid(gsm8k_build):
+    summary, output = gsm8k_build
+    shards = sorted(p.name for p in (output / "data").glob("*.parquet"))
+    assert shards == [f"train-{i:05d}-of-00003.parquet" for i in range(3)]
+    for row in read_rows(output / "data"):
+        assert schemas.first_error("record", row) is None
+        assert row["source"] == "gsm8k" and row["split"] == "train"
+        assert row["question_audio"]["bytes"][:4] == b"RIFF"
+        assert row["response_audio"]["bytes"][:4] == b"RIFF"
+        assert row["interleaved_streams"][-1] == 4
+        assert row["response"][0]["after_step"] == 0
+
+
+def test_datasets_loads_the_folder_with_audio_features(gsm8k_build):
+    import datasets
+
+    summary, output = gsm8k_build
+    dataset = datasets.load_dataset("parquet", data_dir=str(output), split="train")
+    assert dataset.num_rows == summary["outputs"]
+    assert isinstance(dataset.features["question_audio"], datasets.Audio)
+    assert isinstance(dataset.features["response_audio"], datasets.Audio)
+    card = (output / "README.md").read_text()
+    assert card.startswith("---\n") and "dtype: audio" in card and "151665" in card
+
+
+def test_summary_reports_delays(gsm8k_build):
+    summary, _ = gsm8k_build
+    stats = summary["stats"]
+    assert stats["first_substantive_seconds"]["median"] < stats["before_speaking_seconds"]["median"]
+    assert summary["totals"]["audio_hours"] > 0
+
+
+def test_same_input_and_seed_give_identical_shards(tmp_path, config):
+    first = run_build("generate:24", tmp_path / "a", config, num_shards=2)
+    second = run_build("generate:24", tmp_path / "b", config, num_shards=2)
+    assert first == second
+    for name in ("data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet",
+                 "README.md"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

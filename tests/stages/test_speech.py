@@ -1,0 +1,66 @@
+import io
+import wave
+
+import numpy as np
+import pytest
+
+import schemas
+from pipeline.reject import Reject
+from pipeline.stages.interleave import interleave
+from pipeline.stages.rewrite import rewrite
+from pipeline.stages.speech import question_voice, speak
+from pipeline.stages.split import split
+from pipeline.tts.audio import audio_problem, to_wav
+from pipeline.tts.espeak import EspeakEngine
+from tests.stages.test_split import NATALIA
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return EspeakEngine()
+
+
+def test_speak_adds_real_wav_audio(config, engine):
+    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    out = speak(record, config, engine)
+    for column in ("question", "response"):
+        audio = out[f"{column}_audio"]
+        with wave.open(io.BytesIO(audio["bytes"])) as wav:
+            assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
+            assert wav.getframerate() == out[f"{column}_sampling_rate"] == 16000
+            assert wav.getnframes() / 16000 == pytest.approx(out[f"{column}_duration"])
+        assert audio["path"].endswith(f"-{column}.wav")
+    assert 4 < out["question_duration"] < 20
+    assert out["question_voice"] == str(question_voice(record["id"], config))
+    assert schemas.first_error("record", out) is None
+
+
+def test_voice_is_fixed_by_id_and_seed(config):
+    assert question_voice("abc", config) == question_voice("abc", config)
+    voices = {question_voice(str(i), config).name for i in range(50)}
+    assert voices == set(config.question_voices)
+
+
+def test_audio_checks(engine):
+    speech = to_wav(engine.synthesize("Natalia sold 24 clips in May.", _voice()), engine.sample_rate, 16000)
+    assert audio_problem(speech, 6, 1.2, 5.0) is None
+    assert audio_problem(speech, 60, 1.2, 5.0)[0] == "audio_rate"
+    silence = to_wav(np.zeros(16000, dtype=np.int16), 16000, 16000)
+    assert audio_problem(silence, 3, 1.2, 5.0)[0] == "audio_silent"
+    loud = to_wav(np.full(16000, 32767, dtype=np.int16), 16000, 16000)
+    assert audio_problem(loud, 3, 1.2, 5.0)[0] == "audio_clipped"
+
+
+def test_unknown_voice_is_a_reject(config, engine):
+    from dataclasses import replace
+
+    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    with pytest.raises(Reject) as caught:
+        speak(record, replace(config, response_voice="zz-none"), engine)
+    assert caught.value.reason == "tts_failed"
+
+
+def _voice():
+    from pipeline.tts.espeak import Voice
+
+    return Voice("en-us")

@@ -1,0 +1,90 @@
+import pytest
+
+import schemas
+from pipeline.reject import Reject
+from pipeline.sources.records import new_record
+from pipeline.stages.rewrite import rewrite
+from pipeline.stages.split import check_drift, split, verify_notes
+
+NATALIA = new_record(
+    "gsm8k", "train", 0,
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
+    "in May. How many clips did Natalia sell altogether in April and May?",
+    "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+    "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72",
+    "72",
+)
+
+
+def test_split_gives_steps_and_dependent_sentences(config):
+    out = split(rewrite(NATALIA, config), config)
+    assert out["reasoning"] == ["Natalia sold 48/2 = 24 clips in May.",
+                                "Natalia sold 48+24 = 72 clips altogether in April and May."]
+    assert out["response"][0]["after_step"] == 0
+    assert out["response"][1:] == [
+        {"text": "Natalia sold 24 clips in May.", "after_step": 1},
+        {"text": "Natalia sold 72 clips altogether in April and May.", "after_step": 2},
+    ]
+    assert out["checks"] == {"answer_verified": True, "quantity_drift": "pass"}
+    assert schemas.first_error("split", out) is None
+
+
+def test_wrong_calculator_note_is_rejected():
+    with pytest.raises(Reject) as caught:
+        verify_notes("She has 3*4 = <<3*4=13>>13 apples.")
+    assert caught.value.reason == "solution_arithmetic"
+
+
+def test_answer_that_the_reasoning_does_not_reach_is_rejected(config):
+    record = rewrite(NATALIA | {"answer": "70"}, config)
+    with pytest.raises(Reject) as caught:
+        split(record, config)
+    assert caught.value.reason == "answer_mismatch"
+
+
+def test_final_sentence_states_the_answer_when_the_last_step_cannot_be_said(config):
+    record = rewrite(NATALIA | {"solution": "48/2 = <<48/2=24>>24\n48+24 = <<48+24=72>>72\n#### 72"},
+                     config)
+    out = split(record, config)
+    assert out["response"][-1] == {"text": "So the answer is 72.", "after_step": 2}
+
+
+@pytest.mark.parametrize(("sentence", "after_step"), [
+    ("She sold 72 clips in all.", 1),           # the total, one step early
+    ("The answer is seventy-two.", 0),          # the answer in the opener, in words
+    ("In May she sold twenty-four.", 0),        # 24 before it is derived
+])
+def test_quantity_drift_is_caught(sentence, after_step):
+    reasoning = ["48/2 = 24 clips in May.", "48+24 = 72 clips in all."]
+    with pytest.raises(Reject) as caught:
+        check_drift("She sold 48 clips in April and half as many in May.", reasoning,
+                    [{"text": sentence, "after_step": after_step}])
+    assert caught.value.reason == "anticipation_drift"
+
+
+@pytest.mark.parametrize(("sentence", "after_step"), [
+    ("She started with forty-eight clips.", 0),
+    ("In May she sold 24.", 1),
+    ("That makes 72 in all.", 2),
+])
+def test_honest_sentences_pass_the_drift_check(sentence, after_step):
+    check_drift("She sold 48 clips in April and half as many in May.",
+                ["48/2 = 24 clips in May.", "48+24 = 72 clips in all."],
+                [{"text": sentence, "after_step": after_step}])
+
+
+def test_gsm8k_mostly_passes_stage_two(gsm8k_path, config):
+    from pipeline.sources.records import parse_line
+
+    passed = total = 0
+    with gsm8k_path.open("rb") as handle:
+        for index, raw in enumerate(handle):
+            if index >= 1000:
+                break
+            total += 1
+            try:
+                split(rewrite(parse_line("gsm8k", "gsm8k", "train", index, raw, 8000), config), config)
+                passed += 1
+            except Reject as reject:
+                assert reject.stage in ("rewrite", "split") and reject.reason
+    assert passed / total >= 0.95

@@ -1,0 +1,38 @@
+from fractions import Fraction as F
+
+from pipeline.text.quantities import find_quantities, quantity_values
+
+
+def values(text):
+    return [(q.text, set(q.values)) for q in find_quantities(text)]
+
+
+def test_digits_money_percent_and_separators():
+    assert values("He has 1,250.50 and 25% of 8") == [
+        ("1,250.50", {F("1250.5")}), ("25%", {F(25), F(1, 4)}), ("8", {F(8)}),
+    ]
+
+
+def test_money_in_words_reads_as_one_amount():
+    assert values("3 dollars and 20 cents") == [("3 dollars and 20 cents", {F("3.2")})]
+    assert values("50 cents") == [("50 cents", {F(50), F(1, 2)})]
+
+
+def test_number_words():
+    assert values("twenty-four apples and one hundred and five pears") == [
+        ("twenty-four", {F(24)}), ("one hundred and five", {F(105)}),
+    ]
+
+
+def test_fractions_in_words_and_digits():
+    assert values("three quarters") == [("three quarters", {F(3, 4)})]
+    assert values("one twenty-second") == [("one twenty-second", {F(1, 22)})]
+    assert quantity_values("2/3") == {F(2, 3), F(2), F(3)}
+
+
+def test_lone_one_is_a_pronoun_not_a_quantity():
+    assert values("one of them left") == []
+
+
+def test_clock_times():
+    assert quantity_values("at 8:00") == {F(8), F(0)}

@@ -1,0 +1,51 @@
+import pytest
+
+from pipeline.text.verbalize import fraction_words, unspeakable_characters, verbalize
+
+
+@pytest.mark.parametrize(("written", "spoken"), [
+    ("It costs $12.", "It costs 12 dollars."),
+    ("It costs $1,250.50 now.", "It costs 1250 dollars and 50 cents now."),
+    ("A pen is $0.50.", "A pen is 50 cents."),
+    ("A stamp is $1.", "A stamp is 1 dollar."),
+    ("She paid 6$ for it.", "She paid 6 dollars for it."),
+    ("Candy costs ¢25.", "Candy costs 25 cents."),
+    ("They take 25% off.", "They take 25 percent off."),
+    ("She ate 1/2 of it.", "She ate one half of it."),
+    ("He ran 2 1/2 miles.", "He ran 2 and one half miles."),
+    ("They drank 3/4 of it.", "They drank three quarters of it."),
+    ("She filled 2/3rds of it.", "She filled two thirds of it."),
+    ("It starts at 3:45 pm.", "It starts at 3 45 p.m."),
+    ("It starts at 8:00 AM.", "It starts at 8 o'clock a.m."),
+    ("It fell to -5 degrees.", "It fell to negative 5 degrees."),
+    ("Between 5-10 kids came.", "Between 5 to 10 kids came."),
+    ("There are 1,000,000 ants.", "There are 1000000 ants."),
+    ("What is 3 x 4?", "What is 3 times 4?"),
+    ("Then 12 / 3 = 4.", "Then 12 divided by 3 equals 4."),
+    ("Split in the ratio 2:5.", "Split in the ratio 2 to 5."),
+    ("He drives 60 km/h.", "He drives 60 kilometers per hour."),
+    ("It weighs 5 lbs.", "It weighs 5 pounds."),
+    ("Apples are $2/lb.", "Apples are 2 dollars per pound."),
+    ("A 5in nail, 5 in the box.", "A 5 inches nail, 5 in the box."),
+    ("Each takes .5 hours.", "Each takes 0.5 hours."),
+    ("It is 750 meters^2.", "It is 750 meters squared."),
+])
+def test_verbalize(written, spoken):
+    assert verbalize(written) == spoken
+    assert unspeakable_characters(spoken) == []
+
+
+def test_fraction_words_use_plain_denominators():
+    assert fraction_words(1, 100) == "one hundredth"
+    assert fraction_words(40, 100) == "forty hundredths"
+    assert fraction_words(5, 8) == "five eighths"
+
+
+@pytest.mark.parametrize(("text", "bad"), [
+    ("x^2 + 3", ["+", "^"]),
+    ("ratio 3:4", ["3:4"]),
+    ("a_b", ["_"]),
+    ("\\frac{1}{2}", ["\\", "{", "}"]),
+])
+def test_unspeakable_characters(text, bad):
+    assert unspeakable_characters(text) == bad
