@@ -1,3 +1,7 @@
-from pipeline.cli import main
+import logging
+
+logging.basicConfig(level=logging.ERROR)  # Beam logs optional-dependency noise at import
+
+from pipeline.cli import main  # noqa: E402
 
 main()

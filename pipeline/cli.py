@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 
@@ -40,8 +39,17 @@ def parser() -> argparse.ArgumentParser:
                          f"Default {DEFAULT_SOURCE}")
     ap.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
     ap.add_argument("--limit", type=int, default=None, help="read at most N items per source file")
-    ap.add_argument("--llm", choices=["rules"], default="rules",
-                    help="backend for rewriting and splitting: the embedded rules")
+    ap.add_argument("--llm", choices=["rules", "openai"], default="rules",
+                    help="backend for rewriting and splitting: the embedded rules (default), or "
+                         "an OpenAI-compatible chat endpoint (needs --base_url and --model)")
+    ap.add_argument("--base_url", default="",
+                    help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM)")
+    ap.add_argument("--model", default="", help="model name at the endpoint")
+    ap.add_argument("--api_key_env", default="OPENAI_API_KEY",
+                    help="environment variable holding the API key (default OPENAI_API_KEY); "
+                         "the key itself is never written anywhere")
+    ap.add_argument("--llm_timeout", type=float, default=60.0,
+                    help="seconds to wait for one LLM reply (default 60)")
     ap.add_argument("--tts", choices=["espeak"], default="espeak",
                     help="speech engine: espeak-ng, embedded")
     ap.add_argument("--tokenizer", choices=sorted(TOKENIZERS), default="qwen2.5",
@@ -75,9 +83,13 @@ def run(argv: list[str] | None = None) -> dict:
         spec = parse_source(args.source)
     except ValueError as error:
         raise SystemExit(str(error)) from None
+    if args.llm == "openai" and not (args.base_url and args.model):
+        raise SystemExit("--llm openai needs --base_url and --model")
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args.append("--runner=DirectRunner")
-    config = BuildConfig(seed=args.seed, llm=args.llm, tts=args.tts, tokenizer=args.tokenizer,
+    config = BuildConfig(seed=args.seed, llm=args.llm, llm_base_url=args.base_url,
+                         llm_model=args.model, llm_api_key_env=args.api_key_env,
+                         llm_timeout=args.llm_timeout, tts=args.tts, tokenizer=args.tokenizer,
                          p=args.p, q=args.q, decode_rate=args.decode_rate)
     clear_previous_output(args.output)
     started = time.perf_counter()
@@ -93,6 +105,5 @@ def run(argv: list[str] | None = None) -> dict:
 
 
 def main() -> None:
-    logging.getLogger().setLevel(logging.WARNING)
     summary = run(sys.argv[1:])
     sys.exit(0 if summary["balanced"] else 1)

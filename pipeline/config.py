@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import prompts
 from pipeline import __version__
+
+LLM_PROMPTS = ("rewrite", "split")
 
 
 @dataclass(frozen=True)
@@ -13,6 +16,11 @@ class BuildConfig:
 
     seed: int = 0
     llm: str = "rules"
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key_env: str = "OPENAI_API_KEY"
+    llm_timeout: float = 60.0
+    response_ratio: str = "a third to a half"
     tts: str = "espeak"
     tokenizer: str = "qwen2.5"
     p: int = 2
@@ -26,9 +34,12 @@ class BuildConfig:
 
     def provenance(self) -> dict:
         """What a record says about how it was made."""
+        llm_prompts = ",".join(f"{name}:{prompts.load(name).sha256}" for name in LLM_PROMPTS)
         return {
             "pipeline_version": __version__,
             "llm": self.llm,
+            "llm_model": self.llm_model,
+            "prompts": llm_prompts if self.llm == "openai" else "",
             "tts": self.tts,
             "tokenizer": self.tokenizer,
             "seed": self.seed,

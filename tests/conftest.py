@@ -18,3 +18,10 @@ def config():
     from pipeline.config import BuildConfig
 
     return BuildConfig()
+
+
+@pytest.fixture(scope="session")
+def small_dataset(tmp_path_factory):
+    from tests.built_dataset import build_small_dataset
+
+    return build_small_dataset(tmp_path_factory.mktemp("small_dataset"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.stats import ApproximateQuantiles
 
 from pipeline.beam.sink import WriteShards, fill_missing_shards, write_json, write_text
 from pipeline.beam.source import ReadSource
@@ -12,7 +11,7 @@ from pipeline.beam.stage import ApplyStage
 from pipeline.config import BuildConfig
 from pipeline.dataset.arrow import REJECT_SCHEMA, record_schema
 from pipeline.dataset.card import dataset_card
-from pipeline.dataset.summary import QUANTILES, build_summary, record_stats, record_totals
+from pipeline.dataset.summary import build_summary, quantiles_by_name, record_stats, record_totals
 from pipeline.sources import SourceSpec
 from pipeline.stages import interleave, rewrite, speech, split
 from pipeline.tokenizers import TOKENIZERS
@@ -27,7 +26,7 @@ REJECT_SHARD_ROWS = 50_000
 
 
 def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, outputs: int,
-              rejects: int, reasons: dict, quantiles: dict, totals: dict, shards: int,
+              rejects: int, reasons: dict, histogram: list, totals: dict, shards: int,
               written: list[int], reject_shards: int, rejects_written: list[int]) -> dict:
     """Runs once, after every shard: fill empty shards, write summary and card."""
     schema = record_schema()
@@ -36,7 +35,7 @@ def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, out
                         reject_shards, rejects_written)
     special = TOKENIZERS[config.tokenizer].special.as_dict()
     summary = build_summary(source, config.as_dict(), inputs, outputs, rejects, reasons,
-                            quantiles, totals, shards, special)
+                            quantiles_by_name(histogram), totals, shards, special)
     write_json(FileSystems.join(output, "summary.json"), summary)
     write_text(FileSystems.join(output, "README.md"), dataset_card(summary, schema))
     return summary
@@ -61,8 +60,8 @@ def build_pipeline(pipeline: beam.Pipeline, spec: SourceSpec, source_label: str,
     inputs = raw | "CountInputs" >> beam.combiners.Count.Globally()
     reasons = (rejects | "Reason" >> beam.Map(lambda r: f"{r['stage']}/{r['reason']}")
                | "CountReasons" >> beam.combiners.Count.PerElement())
-    quantiles = (records | "Stats" >> beam.FlatMap(record_stats)
-                 | "Quantiles" >> ApproximateQuantiles.PerKey(len(QUANTILES)))
+    histogram = (records | "Stats" >> beam.FlatMap(record_stats)
+                 | "Histogram" >> beam.combiners.Count.PerElement())
     totals = (records | "Totals" >> beam.FlatMap(record_totals)
               | "SumTotals" >> beam.CombinePerKey(sum))
 
@@ -72,7 +71,7 @@ def build_pipeline(pipeline: beam.Pipeline, spec: SourceSpec, source_label: str,
              _finalize, output, source_label, config,
              inputs=side.AsSingleton(inputs), outputs=side.AsSingleton(outputs),
              rejects=side.AsSingleton(reject_count), reasons=side.AsDict(reasons),
-             quantiles=side.AsDict(quantiles), totals=side.AsDict(totals),
+             histogram=side.AsList(histogram), totals=side.AsDict(totals),
              shards=side.AsSingleton(shards), written=side.AsList(written),
              reject_shards=side.AsSingleton(reject_shards),
              rejects_written=side.AsList(rejects_written)))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-QUANTILES = ("min", "q1", "median", "q3", "max")
+DECIMALS = 3
 
 
 def record_stats(record: dict) -> list[tuple[str, float]]:
-    """The per-record figures whose distribution the summary reports."""
+    """The per-record figures whose distribution the summary reports, rounded so that a
+    histogram of them stays small: quantiles are then exact and computed in one pass."""
     stats = record["interleave_stats"]
-    return [
+    return [(name, round(value, DECIMALS)) for name, value in [
         ("first_substantive_position", stats["first_substantive_position"]),
         ("first_substantive_seconds", stats["first_substantive_seconds"]),
         ("before_speaking_position", stats["before_speaking_position"]),
@@ -17,7 +18,33 @@ def record_stats(record: dict) -> list[tuple[str, float]]:
         ("interleaved_length", stats["length"]),
         ("question_seconds", record["question_duration"]),
         ("response_seconds", record["response_duration"]),
-    ]
+    ]]
+
+
+def histogram_quantiles(histogram: dict[float, int]) -> dict[str, float]:
+    """min, quartiles (nearest rank), median (mean of the middle two) and max."""
+    values = sorted(histogram)
+    total = sum(histogram.values())
+
+    def at(rank: int) -> float:  # the value at 0-based rank in sorted order
+        seen = 0
+        for value in values:
+            seen += histogram[value]
+            if rank < seen:
+                return value
+        return values[-1]
+
+    middle = (at((total - 1) // 2) + at(total // 2)) / 2
+    return {"min": values[0], "q1": at((total - 1) // 4), "median": round(middle, DECIMALS + 1),
+            "q3": at(3 * (total - 1) // 4), "max": values[-1]}
+
+
+def quantiles_by_name(counts: list[tuple[tuple[str, float], int]]) -> dict[str, dict[str, float]]:
+    """From ((name, value), count) pairs to quantiles per name."""
+    histograms: dict[str, dict[float, int]] = {}
+    for (name, value), count in counts:
+        histograms.setdefault(name, {})[value] = count
+    return {name: histogram_quantiles(h) for name, h in sorted(histograms.items())}
 
 
 def record_totals(record: dict) -> list[tuple[str, float]]:
@@ -31,7 +58,7 @@ def record_totals(record: dict) -> list[tuple[str, float]]:
 
 
 def build_summary(source: str, config: dict, inputs: int, outputs: int, rejects: int,
-                  reasons: dict[str, int], quantiles: dict[str, list[float]],
+                  reasons: dict[str, int], quantiles: dict[str, dict[str, float]],
                   totals: dict[str, float], shards: int, special_tokens: dict[str, int]) -> dict:
     return {
         "source": source,
@@ -40,8 +67,7 @@ def build_summary(source: str, config: dict, inputs: int, outputs: int, rejects:
         "rejects": rejects,
         "balanced": inputs == outputs + rejects,
         "rejects_by_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "stats": {name: dict(zip(QUANTILES, values, strict=False))
-                  for name, values in sorted(quantiles.items())},
+        "stats": quantiles,
         "totals": {name: round(value, 6) for name, value in sorted(totals.items())},
         "shards": shards,
         "special_tokens": special_tokens,

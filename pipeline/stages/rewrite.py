@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import prompts
 from pipeline.config import BuildConfig
+from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
 from pipeline.text.quantities import find_quantities, quantity_values
-from pipeline.text.verbalize import unspeakable_characters, verbalize
+from pipeline.text.verbalize import normalize_space, unspeakable_characters, verbalize
 
 STAGE = "rewrite"
 
@@ -37,6 +39,26 @@ def rewrite(record: dict, config: BuildConfig) -> dict:
     return {**record, "question": spoken, "provenance": config.provenance()}
 
 
+REPLY_SCHEMA = {
+    "type": "object",
+    "properties": {"question": {"type": "string", "minLength": 1}},
+    "required": ["question"],
+}
+
+
+def rewrite_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict:
+    """LLM backend: the model rewrites, the same checks as the rules backend judge it."""
+    reply = client.ask(
+        STAGE, prompts.load("rewrite"), REPLY_SCHEMA,
+        lambda value: check_spoken_question(record["problem"], normalize_space(value["question"])),
+        problem=record["problem"],
+    )
+    return {**record, "question": normalize_space(reply["question"]), "provenance": config.provenance()}
+
+
 def make(config: BuildConfig):
     """The per-record function a Beam worker runs, built once per worker."""
+    if config.llm == "openai":
+        client = client_for(config)
+        return lambda record: rewrite_with_llm(record, config, client)
     return lambda record: rewrite(record, config)

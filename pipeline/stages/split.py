@@ -12,7 +12,9 @@ import hashlib
 import re
 from fractions import Fraction
 
+import prompts
 from pipeline.config import BuildConfig
+from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
 from pipeline.text.arithmetic import NotArithmetic, evaluate, parse_number, same_number
 from pipeline.text.quantities import find_quantities, quantity_values
@@ -111,22 +113,94 @@ def split(record: dict, config: BuildConfig) -> dict:
         raise Reject(STAGE, "no_steps", "the solution has no reasoning lines")
     last_note = verify_notes(body)
     reasoning = [normalize_space(_NOTE_RE.sub("", line)) for line in lines]
+    gold = gold_answer(record)
+    response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
+    response += spoken_highlights(reasoning)
+    if not states_answer(response[-1]["text"], gold) or response[-1]["after_step"] < len(reasoning):
+        response.append({"text": f"So the answer is {verbalize(record['answer'])}.",
+                         "after_step": len(reasoning)})
+    return _checked(record, reasoning, response, last_note)
+
+
+def gold_answer(record: dict) -> Fraction:
     try:
-        gold = parse_number(record["answer"])
+        return parse_number(record["answer"])
     except ValueError:
         raise Reject(STAGE, "answer_not_numeric", f"gold answer {record['answer']!r}") from None
+
+
+def states_answer(sentence: str, gold: Fraction) -> bool:
+    return any(same_number(value, gold) for value in quantity_values(sentence))
+
+
+def validate_split(record: dict, reasoning: list[str], response: list[dict],
+                   last_note: Fraction | None = None) -> None:
+    """What every split must satisfy, whichever backend made it: the reasoning reaches
+    the gold answer, the last sentence states it, every sentence is speakable and
+    depends on an existing step, and nothing is said before it is derived."""
+    gold = gold_answer(record)
     if not reaches_answer(reasoning, last_note, gold):
         raise Reject(STAGE, "answer_mismatch",
                      f"the last step {reasoning[-1]!r} does not reach the gold answer {gold}")
-    response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
-    response += spoken_highlights(reasoning)
-    if not any(same_number(v, gold) for v in quantity_values(response[-1]["text"])):
-        response.append({"text": f"So the answer is {verbalize(record['answer'])}.",
-                         "after_step": len(reasoning)})
+    if not states_answer(response[-1]["text"], gold):
+        raise Reject(STAGE, "answer_not_stated",
+                     f"the last sentence {response[-1]['text']!r} does not say {gold}")
+    for sentence in response:
+        if not 0 <= sentence["after_step"] <= len(reasoning):
+            raise Reject(STAGE, "bad_after_step", f"after_step {sentence['after_step']} of "
+                         f"{len(reasoning)} steps")
+        bad = unspeakable_characters(sentence["text"])
+        if bad:
+            raise Reject(STAGE, "unspeakable_response", f"{' '.join(bad)!r} in {sentence['text']!r}")
+    if response[-1]["after_step"] != len(reasoning):
+        raise Reject(STAGE, "answer_before_reasoning_ends",
+                     f"the answer is said after step {response[-1]['after_step']} of {len(reasoning)}")
     check_drift(record["question"] + " " + record["problem"], reasoning, response)
+
+
+def _checked(record: dict, reasoning: list[str], response: list[dict],
+             last_note: Fraction | None = None) -> dict:
+    validate_split(record, reasoning, response, last_note)
     checks = {"answer_verified": True, "quantity_drift": "pass"}
     return {**record, "reasoning": reasoning, "response": response, "checks": checks}
 
 
+REPLY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "reasoning": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+        "response": {"type": "array", "minItems": 1, "items": {
+            "type": "object",
+            "properties": {"text": {"type": "string", "minLength": 1},
+                           "after_step": {"type": "integer", "minimum": 0}},
+            "required": ["text", "after_step"],
+        }},
+    },
+    "required": ["reasoning", "response"],
+}
+
+
+def _clean_reply(reply: dict) -> tuple[list[str], list[dict]]:
+    reasoning = [normalize_space(step) for step in reply["reasoning"]]
+    response = [{"text": normalize_space(s["text"]), "after_step": s["after_step"]}
+                for s in reply["response"]]
+    return reasoning, response
+
+
+def split_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict:
+    """LLM backend: the paper's prompt (front-load reasoning, defer spoken content), then
+    the same checks as the rules backend."""
+    reply = client.ask(
+        STAGE, prompts.load("split"), REPLY_SCHEMA,
+        lambda value: validate_split(record, *_clean_reply(value)),
+        problem=record["problem"], question=record["question"], solution=record["solution"],
+        answer=record["answer"], ratio=config.response_ratio,
+    )
+    return _checked(record, *_clean_reply(reply))
+
+
 def make(config: BuildConfig):
+    if config.llm == "openai":
+        client = client_for(config)
+        return lambda record: split_with_llm(record, config, client)
     return lambda record: split(record, config)

@@ -44,7 +44,7 @@ def _word_values() -> tuple[dict[str, int], dict[str, int], dict[str, Fraction]]
 
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _DIGIT_RE = re.compile(
-    rf"(?<![\w.])(?P<num>{_DIGITS})(?:\s*/\s*(?P<den>\d+)(?![\d/]))?(?P<tail>\s*(?:%|percent\b))?"
+    rf"(?<![\w.])(?P<sign>-|(?:negative|minus) )?(?P<num>{_DIGITS})(?:\s*/\s*(?P<den>\d+)(?![\d/]))?(?P<tail>\s*(?:%|percent\b))?"
 )
 _MONEY_RE = re.compile(r"(?P<dollars>\d+) dollars? and (?P<cents>\d+) cents?\b")
 _CENTS_RE = re.compile(r"(?<![\w.])(?P<cents>\d+(?:\.\d+)?) cents?\b")
@@ -79,6 +79,8 @@ def _digit_quantities(text: str) -> list[Quantity]:
                                   frozenset({value / denominator}), frozenset({value, denominator})))
             continue
         values = {value, value / 100} if m["tail"] else {value}
+        if m["sign"]:
+            values |= {-v for v in values}
         found.append(Quantity(m.group(0).strip(), m.start(), m.end(), frozenset(values)))
     return found
 

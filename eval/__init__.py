@@ -1,0 +1,1 @@
+"""Evaluation: reports on a built dataset (and, later, on trained models)."""

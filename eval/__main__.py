@@ -1,0 +1,3 @@
+from eval.dataset_report import main
+
+main()

@@ -1,0 +1,80 @@
+"""The LLM backend against a real OpenAI-compatible HTTP server on 127.0.0.1."""
+
+from dataclasses import replace
+
+import pytest
+
+import schemas
+from pipeline.reject import Reject
+from pipeline.stages import rewrite, split
+from tests.openai_server import OpenAIServer
+from tests.stages.test_split import NATALIA
+
+
+@pytest.fixture
+def llm_config(config, monkeypatch):
+    monkeypatch.setenv("TEST_LLM_KEY", "sk-test-secret-123")
+
+    def make(server):
+        return replace(config, llm="openai", llm_base_url=server.base_url, llm_model="test-model",
+                       llm_api_key_env="TEST_LLM_KEY", llm_timeout=5.0)
+    return make
+
+
+def run_stages(config, record):
+    return split.make(config)(rewrite.make(config)(record))
+
+
+def test_rewrite_and_split_through_the_endpoint(llm_config):
+    with OpenAIServer() as server:
+        config = llm_config(server)
+        out = run_stages(config, NATALIA)
+    assert out["question"].startswith("Natalia sold clips to 48")
+    assert out["response"][-1]["after_step"] == len(out["reasoning"])
+    assert out["provenance"]["llm_model"] == "test-model"
+    assert out["provenance"]["prompts"].startswith("rewrite:")
+    assert schemas.first_error("split", out) is None
+    assert server.requests["/v1/chat/completions"] == 2
+    assert server.authorizations == {"Bearer sk-test-secret-123"}
+
+
+def test_fenced_json_is_accepted(llm_config):
+    with OpenAIServer({"Natalia": "fenced"}) as server:
+        out = run_stages(llm_config(server), NATALIA)
+    assert out["reasoning"]
+
+
+@pytest.mark.parametrize(("fault", "reason"), [
+    ("invalid_json", "llm_invalid_json"),
+    ("schema", "llm_schema"),
+    ("http_500", "llm_http_error"),
+])
+def test_bad_replies_become_rejects(llm_config, fault, reason):
+    with OpenAIServer({"Natalia": fault}) as server:
+        with pytest.raises(Reject) as caught:
+            rewrite.make(llm_config(server))(NATALIA)
+    assert caught.value.reason == reason
+
+
+def test_a_bad_reply_is_asked_again_once(llm_config):
+    with OpenAIServer({"Natalia": "invalid_json_once"}) as server:
+        out = rewrite.make(llm_config(server))(NATALIA)
+    assert out["question"]
+    assert server.requests["/v1/chat/completions"] == 2
+
+
+def test_a_drifting_split_is_rejected_after_one_repair(llm_config, config):
+    record = rewrite.rewrite(NATALIA, config)
+    with OpenAIServer({"Natalia": "drift"}) as server:
+        with pytest.raises(Reject) as caught:
+            split.make(llm_config(server))(record)
+    assert caught.value.reason in ("anticipation_drift", "answer_before_reasoning_ends")
+    assert server.requests["/v1/chat/completions"] == 2
+
+
+def test_unreachable_endpoint_is_a_reject(config):
+    dead = replace(config, llm="openai", llm_base_url="http://127.0.0.1:9/v1", llm_model="m",
+                   llm_timeout=1.0)
+    with pytest.raises(Reject) as caught:
+        rewrite.make(dead)(NATALIA)
+    assert caught.value.reason == "llm_unreachable"

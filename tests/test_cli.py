@@ -1,0 +1,64 @@
+"""The command line, as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.cli import run
+from tests.openai_server import OpenAIServer
+
+
+def test_help_explains_every_flag():
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True,
+                            text=True, check=True)
+    for flag in ("--source", "--output", "--limit", "--llm", "--tts", "--tokenizer", "--p", "--q",
+                 "--seed", "--base_url", "--model", "--num_shards"):
+        assert flag in result.stdout
+
+
+def test_cli_builds_a_dataset_and_prints_the_summary(tmp_path, capsys):
+    summary = run(["--source", "generate:10", "--output", str(tmp_path), "--num_shards", "2",
+                   "--seed", "7", "--direct_num_workers=1"])
+    assert summary["inputs"] == summary["outputs"] == 10
+    assert summary["config"]["seed"] == 7
+    assert "inputs 10 = outputs 10 + rejects 0" in capsys.readouterr().out
+    rows = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "data").glob("*.parquet"))
+    assert rows == 10
+
+
+def test_rebuild_leaves_no_stale_shard(tmp_path):
+    run(["--source", "generate:6", "--output", str(tmp_path), "--num_shards", "3"])
+    run(["--source", "generate:6", "--output", str(tmp_path), "--num_shards", "2"])
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        "train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["--source", "nope:x"], ["--source", "generate:0"], ["--p", "0"], ["--llm", "openai"],
+])
+def test_bad_arguments_stop_with_a_message(tmp_path, argv):
+    with pytest.raises(SystemExit):
+        run(["--output", str(tmp_path), *argv])
+
+
+def test_openai_backend_end_to_end_leaks_no_key(tmp_path, gsm8k_path):
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(b"".join(gsm8k_path.read_bytes().splitlines(keepends=True)[:8]))
+    output = tmp_path / "out"
+    key = "sk-never-write-me-4242"
+    with OpenAIServer() as server:
+        env = {"PATH": "/usr/bin:/bin", "LLM_KEY": key}
+        result = subprocess.run(
+            [sys.executable, "-m", "pipeline", "--source", f"gsm8k:{source}", "--output",
+             str(output), "--llm", "openai", "--base_url", server.base_url, "--model", "m",
+             "--api_key_env", "LLM_KEY"],
+            capture_output=True, text=True, env=env, check=True)
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["inputs"] == 8 and summary["balanced"] and summary["outputs"] >= 7
+    assert server.authorizations == {f"Bearer {key}"}
+    written = [p.read_bytes() for p in output.rglob("*") if p.is_file()]
+    assert all(key.encode() not in blob for blob in written)
+    assert key not in result.stdout + result.stderr

@@ -1,0 +1,1 @@
+"""A small PyTorch trainer for thinking-in-speaking on the pipeline's shards."""
