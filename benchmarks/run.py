@@ -7,6 +7,7 @@ reported, since this machine is shared and noisy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -41,10 +42,8 @@ def timed(fn, records: list[dict]) -> tuple[float, list[dict]]:
         out = []
         start = time.perf_counter()
         for record in records:
-            try:
+            with contextlib.suppress(Reject):
                 out.append(fn(record))
-            except Reject:
-                pass
         best = max(best, len(records) / (time.perf_counter() - start))
         passed = out
     return best, passed

@@ -80,7 +80,8 @@ def build_report(data_dir: str | Path) -> dict:
         figures["first_substantive_seconds"].append(stats["first_substantive_seconds"])
         figures["before_speaking_seconds"].append(stats["before_speaking_seconds"])
         figures["response_words"].append(sum(len(s["text"].split()) for s in row["response"]))
-        figures["response_to_reasoning_tokens"].append(stats["response_tokens"] / max(1, stats["reasoning_tokens"]))
+        ratio = stats["response_tokens"] / max(1, stats["reasoning_tokens"])
+        figures["response_to_reasoning_tokens"].append(ratio)
         figures["question_seconds"].append(row["question_duration"])
         figures["response_seconds"].append(row["response_duration"])
         figures["pad_share"].append((stats["response_pads"] + stats["reasoning_pads"]) / stats["length"])
@@ -103,7 +104,8 @@ def to_markdown(report: dict) -> str:
     lines += ["", "| figure | median | mean | min | max |", "|---|---|---|---|---|"]
     for name, d in report["figures"].items():
         if d:
-            lines.append(f"| {name} | {d['median']:.3f} | {d['mean']:.3f} | {d['min']:.3f} | {d['max']:.3f} |")
+            cells = " | ".join(f"{d[k]:.3f}" for k in ("median", "mean", "min", "max"))
+            lines.append(f"| {name} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

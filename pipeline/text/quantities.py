@@ -44,7 +44,8 @@ def _word_values() -> tuple[dict[str, int], dict[str, int], dict[str, Fraction]]
 
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _DIGIT_RE = re.compile(
-    rf"(?<![\w.])(?P<sign>-|(?:negative|minus) )?(?P<num>{_DIGITS})(?:\s*/\s*(?P<den>\d+)(?![\d/]))?(?P<tail>\s*(?:%|percent\b))?"
+    rf"(?<![\w.])(?P<sign>-|(?:negative|minus) )?(?P<num>{_DIGITS})"
+    r"(?:\s*/\s*(?P<den>\d+)(?![\d/]))?(?P<tail>\s*(?:%|percent\b))?"
 )
 _MONEY_RE = re.compile(r"(?P<dollars>\d+) dollars? and (?P<cents>\d+) cents?\b")
 _CENTS_RE = re.compile(r"(?<![\w.])(?P<cents>\d+(?:\.\d+)?) cents?\b")

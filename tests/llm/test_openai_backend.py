@@ -50,9 +50,8 @@ def test_fenced_json_is_accepted(llm_config):
     ("http_500", "llm_http_error"),
 ])
 def test_bad_replies_become_rejects(llm_config, fault, reason):
-    with OpenAIServer({"Natalia": fault}) as server:
-        with pytest.raises(Reject) as caught:
-            rewrite.make(llm_config(server))(NATALIA)
+    with OpenAIServer({"Natalia": fault}) as server, pytest.raises(Reject) as caught:
+        rewrite.make(llm_config(server))(NATALIA)
     assert caught.value.reason == reason
 
 
@@ -65,9 +64,8 @@ def test_a_bad_reply_is_asked_again_once(llm_config):
 
 def test_a_drifting_split_is_rejected_after_one_repair(llm_config, config):
     record = rewrite.rewrite(NATALIA, config)
-    with OpenAIServer({"Natalia": "drift"}) as server:
-        with pytest.raises(Reject) as caught:
-            split.make(llm_config(server))(record)
+    with OpenAIServer({"Natalia": "drift"}) as server, pytest.raises(Reject) as caught:
+        split.make(llm_config(server))(record)
     assert caught.value.reason in ("anticipation_drift", "answer_before_reasoning_ends")
     assert server.requests["/v1/chat/completions"] == 2
 
