@@ -19,11 +19,11 @@ from pipeline.beam.build import build_pipeline
 from pipeline.config import BuildConfig
 from pipeline.dataset.summary import format_summary
 from pipeline.sources import parse_source
-from pipeline.tokenizers import TOKENIZERS
+from pipeline.tokenizers import load_tokenizer
 
 DEFAULT_SOURCE = "generate:600"
 OUTPUT_PATTERNS = ("data/train-*-of-*.parquet", "rejects/rejects-*-of-*.parquet",
-                   "summary.json", "README.md")
+                   "summary.json", "README.md", "_parts")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,14 +52,17 @@ def parser() -> argparse.ArgumentParser:
                     help="seconds to wait for one LLM reply (default 60)")
     ap.add_argument("--tts", choices=["espeak"], default="espeak",
                     help="speech engine: espeak-ng, embedded")
-    ap.add_argument("--tokenizer", choices=sorted(TOKENIZERS), default="qwen2.5",
-                    help="target tokenizer of the interleaved sequence")
+    ap.add_argument("--tokenizer", default="qwen2.5",
+                    help="target tokenizer of the interleaved sequence: qwen2.5 (default, "
+                         "offline), cl100k (offline), or hf:NAME_OR_PATH (a Hugging Face "
+                         "tokenizer by hub name or local tokenizer.json)")
     ap.add_argument("--p", type=int, default=2, help="response tokens per cycle (default 2)")
     ap.add_argument("--q", type=int, default=8, help="reasoning tokens per cycle (default 8)")
     ap.add_argument("--seed", type=int, default=0,
                     help="seed of the generator, openers and voices; same seed, same bytes")
     ap.add_argument("--shard_rows", type=int, default=250,
-                    help="target rows per output shard (default 250)")
+                    help="shard size: ceil(inputs / shard_rows) shards, so at most about this "
+                         "many rows each (default 250)")
     ap.add_argument("--num_shards", type=int, default=0,
                     help="a fixed number of output shards instead of --shard_rows")
     ap.add_argument("--decode_rate", type=float, default=50.0,
@@ -85,6 +88,10 @@ def run(argv: list[str] | None = None) -> dict:
         raise SystemExit(str(error)) from None
     if args.llm == "openai" and not (args.base_url and args.model):
         raise SystemExit("--llm openai needs --base_url and --model")
+    try:
+        load_tokenizer(args.tokenizer)
+    except Exception as error:  # a bad name, a missing file, an unreachable hub
+        raise SystemExit(f"cannot load tokenizer {args.tokenizer!r}: {error}") from None
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args.append("--runner=DirectRunner")
     config = BuildConfig(seed=args.seed, llm=args.llm, llm_base_url=args.base_url,

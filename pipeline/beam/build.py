@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.beam.sink import WriteShards, fill_missing_shards, write_json, write_text
+from pipeline.beam.sink import WriteShards, fill_missing_shards, shard_count, write_json, write_text
 from pipeline.beam.source import ReadSource
 from pipeline.beam.stage import ApplyStage
 from pipeline.config import BuildConfig
@@ -14,7 +14,7 @@ from pipeline.dataset.card import dataset_card
 from pipeline.dataset.summary import build_summary, quantiles_by_name, record_stats, record_totals
 from pipeline.sources import SourceSpec
 from pipeline.stages import interleave, rewrite, speech, split
-from pipeline.tokenizers import TOKENIZERS
+from pipeline.tokenizers import load_tokenizer
 
 STAGES = (
     ("rewrite", rewrite.make, "rewrite"),
@@ -23,6 +23,7 @@ STAGES = (
     ("speech", speech.make, "record"),
 )
 REJECT_SHARD_ROWS = 50_000
+TEMP_DIR = "_parts"
 
 
 def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, outputs: int,
@@ -33,11 +34,14 @@ def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, out
     fill_missing_shards(FileSystems.join(output, "data"), "train", schema, shards, written)
     fill_missing_shards(FileSystems.join(output, "rejects"), "rejects", REJECT_SCHEMA,
                         reject_shards, rejects_written)
-    special = TOKENIZERS[config.tokenizer].special.as_dict()
+    special = load_tokenizer(config.tokenizer).special.as_dict()
     summary = build_summary(source, config.as_dict(), inputs, outputs, rejects, reasons,
                             quantiles_by_name(histogram), totals, shards, special)
     write_json(FileSystems.join(output, "summary.json"), summary)
     write_text(FileSystems.join(output, "README.md"), dataset_card(summary, schema))
+    temp = FileSystems.join(output, TEMP_DIR)
+    if FileSystems.exists(temp):
+        FileSystems.delete([temp])
     return summary
 
 
@@ -52,12 +56,17 @@ def build_pipeline(pipeline: beam.Pipeline, spec: SourceSpec, source_label: str,
         rejects.append(stage_rejects)
     rejects = rejects | "AllRejects" >> beam.Flatten()
 
-    written, shards, outputs = records | "WriteRecords" >> WriteShards(
-        FileSystems.join(output, "data"), "train", record_schema(), shard_rows, num_shards)
-    rejects_written, reject_shards, reject_count = rejects | "WriteRejects" >> WriteShards(
-        FileSystems.join(output, "rejects"), "rejects", REJECT_SCHEMA, REJECT_SHARD_ROWS)
-
     inputs = raw | "CountInputs" >> beam.combiners.Count.Globally()
+    shards = inputs | "Shards" >> beam.Map(shard_count, shard_rows, num_shards)
+    reject_shards = inputs | "RejectShards" >> beam.Map(shard_count, REJECT_SHARD_ROWS, 0)
+    temp = FileSystems.join(output, TEMP_DIR)
+    written = records | "WriteRecords" >> WriteShards(
+        FileSystems.join(output, "data"), "train", record_schema(), FileSystems.join(temp, "data"), shards)
+    rejects_written = rejects | "WriteRejects" >> WriteShards(
+        FileSystems.join(output, "rejects"), "rejects", REJECT_SCHEMA, FileSystems.join(temp, "rejects"),
+        reject_shards)
+    outputs = records | "CountOutputs" >> beam.combiners.Count.Globally()
+    reject_count = rejects | "CountRejects" >> beam.combiners.Count.Globally()
     reasons = (rejects | "Reason" >> beam.Map(lambda r: f"{r['stage']}/{r['reason']}")
                | "CountReasons" >> beam.combiners.Count.PerElement())
     histogram = (records | "Stats" >> beam.FlatMap(record_stats)

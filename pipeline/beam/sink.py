@@ -3,18 +3,24 @@ the dataset card, once, after every shard is written.
 
 Shard ``i`` of ``n`` holds the records whose id hashes to ``i``, sorted by id, so the
 same inputs give byte-identical shards whatever the runner, its parallelism or the
-order in which records arrive.
+order in which records arrive. Rows go first to small part files (a worker buffers at
+most ``flush_rows`` of them); only part paths are shuffled; each shard is then merged
+from its parts. Memory stays bounded by one shard, not by the dataset.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 ROW_GROUP_SIZE = 100
 
@@ -38,31 +44,67 @@ def write_table(rows: list[dict], schema: pa.Schema, path: str) -> None:
         pq.write_table(table, handle, row_group_size=ROW_GROUP_SIZE, compression="zstd")
 
 
-def _write_shard(item, directory: str, prefix: str, schema: pa.Schema) -> int:
-    (index, shards), rows = item
-    rows = sorted(rows, key=lambda r: (r["id"], r["source_index"], r.get("stage", "")))
-    write_table(rows, schema, shard_path(directory, prefix, index, shards))
+class _WriteParts(beam.DoFn):
+    """Buffers rows by shard and writes them to part files every ``flush_rows`` rows, so
+    a worker never holds more than that many rows, however large the bundle. Emits
+    ((shard, shards), part path) for each part written."""
+
+    def __init__(self, temp_dir: str, schema: pa.Schema, flush_rows: int) -> None:
+        self._temp_dir, self._schema, self._flush_rows = temp_dir, schema, flush_rows
+
+    def start_bundle(self) -> None:
+        self._buffers: dict[tuple[int, int], list[dict]] = {}
+        self._buffered = 0
+
+    def _flush(self):
+        for key, rows in sorted(self._buffers.items()):
+            path = FileSystems.join(self._temp_dir, f"shard-{key[0]:05d}", f"{uuid.uuid4().hex}.parquet")
+            write_table(rows, self._schema, path)
+            yield key, path
+        self._buffers, self._buffered = {}, 0
+
+    def process(self, row: dict, shards: int):
+        self._buffers.setdefault((shard_of(row["id"], shards), shards), []).append(row)
+        self._buffered += 1
+        if self._buffered >= self._flush_rows:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        for item in self._flush():
+            yield WindowedValue(item, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+def _merge_shard(item, directory: str, prefix: str, schema: pa.Schema) -> int:
+    """Read a shard's parts, sort by id and write the shard; one shard in memory at a time."""
+    (index, shards), paths = item
+    tables = []
+    for path in sorted(paths):
+        with FileSystems.open(path) as handle:
+            tables.append(pq.read_table(handle))
+    table = pa.concat_tables(tables).sort_by([("id", "ascending"), ("source_index", "ascending")])
+    table = table.replace_schema_metadata(schema.metadata)
+    with FileSystems.create(shard_path(directory, prefix, index, shards)) as handle:
+        pq.write_table(table, handle, row_group_size=ROW_GROUP_SIZE, compression="zstd")
     return index
 
 
 class WriteShards(beam.PTransform):
-    """rows -> the indices of the shards written, plus the shard count (side input)."""
+    """rows -> indices of the shards written. ``shards`` (a one-element PCollection) is
+    derived from the number of inputs, so it is known before any row is finished and
+    no step has to wait for, or hold, the whole dataset."""
 
-    def __init__(self, directory: str, prefix: str, schema: pa.Schema, shard_rows: int,
-                 num_shards: int = 0) -> None:
+    def __init__(self, directory: str, prefix: str, schema: pa.Schema, temp_dir: str, shards,
+                 flush_rows: int = 100) -> None:
         super().__init__()
         self._directory, self._prefix, self._schema = directory, prefix, schema
-        self._shard_rows, self._num_shards = shard_rows, num_shards
+        self._temp_dir, self._shards, self._flush_rows = temp_dir, shards, flush_rows
 
     def expand(self, rows):
-        count = rows | "Count" >> beam.combiners.Count.Globally()
-        shards = count | "Shards" >> beam.Map(shard_count, self._shard_rows, self._num_shards)
-        keyed = rows | "Key" >> beam.Map(
-            lambda row, n: ((shard_of(row["id"], n), n), row), n=beam.pvalue.AsSingleton(shards)
-        )
-        written = (keyed | "Group" >> beam.GroupByKey()
-                   | "Write" >> beam.Map(_write_shard, self._directory, self._prefix, self._schema))
-        return written, shards, count
+        parts = rows | "WriteParts" >> beam.ParDo(
+            _WriteParts(self._temp_dir, self._schema, self._flush_rows),
+            shards=beam.pvalue.AsSingleton(self._shards))
+        return (parts | "GroupParts" >> beam.GroupByKey()
+                | "Merge" >> beam.Map(_merge_shard, self._directory, self._prefix, self._schema))
 
 
 def fill_missing_shards(directory: str, prefix: str, schema: pa.Schema, shards: int,

@@ -25,6 +25,7 @@ STAGE = "interleave"
 
 RESPONSE, REASONING, RESPONSE_PAD, REASONING_PAD, EOS = range(5)
 STREAM_NAMES = ("response", "reasoning", "response_pad", "reasoning_pad", "eos")
+REASONING_SEPARATOR, RESPONSE_SEPARATOR = "\n", " "
 
 
 @dataclass(frozen=True)
@@ -80,79 +81,73 @@ def schedule(response: list[list[int]], after_steps: list[int], reasoning: list[
                 streams.append(REASONING_PAD)
 
 
-def _char_ends(tokenizer: Tokenizer, text: str, ids: list[int]) -> list[int]:
-    """For each token, how many characters of ``text`` are complete once it is emitted."""
-    char_byte_ends = []
-    total = 0
-    for char in text:
-        total += len(char.encode("utf-8"))
-        char_byte_ends.append(total)
-    ends, emitted = [], 0
-    for token in ids:
-        emitted += len(tokenizer.token_bytes(token))
-        ends.append(bisect.bisect_right(char_byte_ends, emitted))
-    return ends
+@dataclass(frozen=True)
+class Stream:
+    """One tokenized stream: its text, its pieces' token lists, and for every token how
+    many characters of the text are complete once it is emitted."""
+
+    text: str
+    pieces: list[list[int]]
+    ends: list[int]
+
+    @property
+    def ids(self) -> list[int]:
+        return [t for piece in self.pieces for t in piece]
 
 
-def _completion_positions(tokenizer: Tokenizer, text: str, ids: list[int],
-                          positions: list[int]):
+def tokenize_stream(tokenizer: Tokenizer, pieces: list[str], separator: str) -> Stream:
+    """Tokenize each piece on its own (with the separator in front of all but the first),
+    so the stream's tokens are exactly the pieces' tokens, in order."""
+    token_lists, ends, offset = [], [], 0
+    for i, piece in enumerate(pieces):
+        text = (separator if i else "") + piece
+        ids, piece_ends = tokenizer.encode_with_ends(text)
+        token_lists.append(ids)
+        ends += [offset + e for e in piece_ends]
+        offset += len(text)
+    return Stream(separator.join(pieces), token_lists, ends)
+
+
+def _completions(stream: Stream, positions: list[int]):
     """Yield (quantity, interleaved position at which its last character is emitted)."""
-    ends = _char_ends(tokenizer, text, ids)
-    for quantity in find_quantities(text):
-        token = bisect.bisect_left(ends, quantity.end)
+    for quantity in find_quantities(stream.text):
+        token = bisect.bisect_left(stream.ends, quantity.end)
         yield quantity, positions[min(token, len(positions) - 1)]
 
 
-def find_token_drift(tokenizer: Tokenizer, question: str, reasoning_text: str,
-                     reasoning_ids: list[int], response_text: str, response_ids: list[int],
+def find_token_drift(question: str, reasoning: Stream, response: Stream,
                      layout: Interleaving) -> tuple[int, str] | None:
     """The first response quantity said before the question or the emitted reasoning
     holds it, as (position, text); None when there is none."""
     known_from_start: set[Fraction] = quantity_values(question)
     first_seen: dict[Fraction, int] = {}
-    if reasoning_ids:
-        for quantity, position in _completion_positions(
-            tokenizer, reasoning_text, reasoning_ids, layout.reasoning_positions
-        ):
+    if layout.reasoning_positions:
+        for quantity, position in _completions(reasoning, layout.reasoning_positions):
             for value in quantity.values | quantity.parts:
                 first_seen[value] = min(position, first_seen.get(value, position))
-    for quantity, position in _completion_positions(
-        tokenizer, response_text, response_ids, layout.response_positions
-    ):
+    for quantity, position in _completions(response, layout.response_positions):
         if not any(v in known_from_start or first_seen.get(v, position) < position
                    for v in quantity.values):
             return position, quantity.text
     return None
 
 
-def tokenize_streams(tokenizer: Tokenizer, reasoning: list[str], response: list[dict]):
-    """Token lists per reasoning step (joined by newlines) and per response sentence
-    (joined by spaces), so the streams detokenize to exactly those texts."""
-    steps = [tokenizer.encode(step + ("\n" if i < len(reasoning) - 1 else ""))
-             for i, step in enumerate(reasoning)]
-    sentences = [tokenizer.encode((" " if i else "") + s["text"]) for i, s in enumerate(response)]
-    return steps, sentences
-
-
 def interleave(record: dict, tokenizer_name: str, p: int, q: int, decode_rate: float) -> dict:
     """Add the interleaved sequence, its stream labels and delay statistics to a record."""
     tokenizer = load_tokenizer(tokenizer_name)
     special = tokenizer.special
-    steps, sentences = tokenize_streams(tokenizer, record["reasoning"], record["response"])
+    reasoning = tokenize_stream(tokenizer, record["reasoning"], REASONING_SEPARATOR)
+    response = tokenize_stream(tokenizer, [s["text"] for s in record["response"]], RESPONSE_SEPARATOR)
     after_steps = [s["after_step"] for s in record["response"]]
-    layout = schedule(sentences, after_steps, steps, p, q,
+    layout = schedule(response.pieces, after_steps, reasoning.pieces, p, q,
                       special.response_pad, special.reasoning_pad, special.eos)
-    reasoning_ids = [t for step in steps for t in step]
-    response_ids = [t for sentence in sentences for t in sentence]
-    drift = find_token_drift(
-        tokenizer, record["question"], "\n".join(record["reasoning"]), reasoning_ids,
-        " ".join(s["text"] for s in record["response"]), response_ids, layout,
-    )
+    reasoning_ids, response_ids = reasoning.ids, response.ids
+    drift = find_token_drift(record["question"], reasoning, response, layout)
     if drift:
         raise Reject(STAGE, "token_drift", f"{drift[1]!r} spoken at position {drift[0]} "
                      "before the reasoning derives it")
 
-    opener_tokens = sum(len(t) for t, a in zip(sentences, after_steps, strict=True) if a == 0)
+    opener_tokens = sum(len(t) for t, a in zip(response.pieces, after_steps, strict=True) if a == 0)
     substantive = opener_tokens if opener_tokens < len(response_ids) else 0
     first_substantive = layout.response_positions[substantive]
     before_speaking = len(reasoning_ids) + substantive

@@ -6,7 +6,7 @@ from pathlib import Path
 import apache_beam as beam
 import pyarrow.parquet as pq
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that
 
 import schemas
@@ -25,7 +25,7 @@ BAD_REASONS = {"source/malformed_json", "source/missing_field", "source/empty_te
 
 
 def run_build(source: str, output: Path, config, **kwargs):
-    with TestPipeline(runner="DirectRunner") as pipeline:
+    with BeamTestPipeline(runner="DirectRunner") as pipeline:
         records, rejects = build_pipeline(pipeline, parse_source(source), source, str(output),
                                           config, **kwargs)
         yield_ids = records | beam.Map(lambda r: r["id"])
@@ -63,7 +63,7 @@ def test_every_input_is_an_output_or_a_reject(gsm8k_build):
 def test_rows_are_complete_and_valid(gsm8k_build):
     summary, output = gsm8k_build
     shards = sorted(p.name for p in (output / "data").glob("*.parquet"))
-    assert shards == [f"train-{i:05d}-of-00003.parquet" for i in range(3)]
+    assert shards == [f"train-{i:05d}-of-00004.parquet" for i in range(4)]  # 35 inputs, 10 per shard
     for row in read_rows(output / "data"):
         assert schemas.first_error("record", row) is None
         assert row["source"] == "gsm8k" and row["split"] == "train"
