@@ -107,6 +107,7 @@ class HuggingFaceTokenizer:
             self._tokenizer = HFTokenizer.from_pretrained(name_or_path)
             digest = hashlib.sha256(self._tokenizer.to_str().encode()).hexdigest()[:12]
         self._tokenizer.add_special_tokens([AddedToken(n, special=True) for n in SPECIAL_NAMES])
+        self._tokenizer.encode_special_tokens = True  # special-token strings in text stay text
         ids = [self._tokenizer.token_to_id(n) for n in SPECIAL_NAMES]
         self.special = SpecialTokens(*ids)
         self.name = f"hf:{name_or_path}"

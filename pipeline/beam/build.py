@@ -6,7 +6,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam.sink import WriteShards, fill_missing_shards, shard_count, write_json, write_text
-from pipeline.beam.source import ReadSource
+from pipeline.beam.source import ReadSource, count_inputs
 from pipeline.beam.stage import ApplyStage
 from pipeline.config import BuildConfig
 from pipeline.dataset.arrow import REJECT_SCHEMA, record_schema
@@ -57,8 +57,9 @@ def build_pipeline(pipeline: beam.Pipeline, spec: SourceSpec, source_label: str,
     rejects = rejects | "AllRejects" >> beam.Flatten()
 
     inputs = raw | "CountInputs" >> beam.combiners.Count.Globally()
-    shards = inputs | "Shards" >> beam.Map(shard_count, shard_rows, num_shards)
-    reject_shards = inputs | "RejectShards" >> beam.Map(shard_count, REJECT_SHARD_ROWS, 0)
+    expected_inputs = count_inputs(spec, limit)
+    shards = shard_count(expected_inputs, shard_rows, num_shards)
+    reject_shards = shard_count(expected_inputs, REJECT_SHARD_ROWS, 0)
     temp = FileSystems.join(output, TEMP_DIR)
     written = records | "WriteRecords" >> WriteShards(
         FileSystems.join(output, "data"), "train", record_schema(), FileSystems.join(temp, "data"), shards)
@@ -81,7 +82,6 @@ def build_pipeline(pipeline: beam.Pipeline, spec: SourceSpec, source_label: str,
              inputs=side.AsSingleton(inputs), outputs=side.AsSingleton(outputs),
              rejects=side.AsSingleton(reject_count), reasons=side.AsDict(reasons),
              histogram=side.AsList(histogram), totals=side.AsDict(totals),
-             shards=side.AsSingleton(shards), written=side.AsList(written),
-             reject_shards=side.AsSingleton(reject_shards),
+             shards=shards, written=side.AsList(written), reject_shards=reject_shards,
              rejects_written=side.AsList(rejects_written)))
     return records, rejects

@@ -49,8 +49,9 @@ class _WriteParts(beam.DoFn):
     a worker never holds more than that many rows, however large the bundle. Emits
     ((shard, shards), part path) for each part written."""
 
-    def __init__(self, temp_dir: str, schema: pa.Schema, flush_rows: int) -> None:
-        self._temp_dir, self._schema, self._flush_rows = temp_dir, schema, flush_rows
+    def __init__(self, temp_dir: str, schema: pa.Schema, shards: int, flush_rows: int) -> None:
+        self._temp_dir, self._schema = temp_dir, schema
+        self._shards, self._flush_rows = shards, flush_rows
 
     def start_bundle(self) -> None:
         self._buffers: dict[tuple[int, int], list[dict]] = {}
@@ -63,8 +64,9 @@ class _WriteParts(beam.DoFn):
             yield key, path
         self._buffers, self._buffered = {}, 0
 
-    def process(self, row: dict, shards: int):
-        self._buffers.setdefault((shard_of(row["id"], shards), shards), []).append(row)
+    def process(self, row: dict):
+        key = (shard_of(row["id"], self._shards), self._shards)
+        self._buffers.setdefault(key, []).append(row)
         self._buffered += 1
         if self._buffered >= self._flush_rows:
             yield from self._flush()
@@ -89,11 +91,14 @@ def _merge_shard(item, directory: str, prefix: str, schema: pa.Schema) -> int:
 
 
 class WriteShards(beam.PTransform):
-    """rows -> indices of the shards written. ``shards`` (a one-element PCollection) is
-    derived from the number of inputs, so it is known before any row is finished and
-    no step has to wait for, or hold, the whole dataset."""
+    """rows -> indices of the shards written.
 
-    def __init__(self, directory: str, prefix: str, schema: pa.Schema, temp_dir: str, shards,
+    The shard count is fixed when the pipeline is built, not read from a side input: on
+    the local runners a side input on this step would stop it from fusing with the
+    stages before it, and every finished row (audio included) would be held in memory.
+    """
+
+    def __init__(self, directory: str, prefix: str, schema: pa.Schema, temp_dir: str, shards: int,
                  flush_rows: int = 100) -> None:
         super().__init__()
         self._directory, self._prefix, self._schema = directory, prefix, schema
@@ -101,8 +106,7 @@ class WriteShards(beam.PTransform):
 
     def expand(self, rows):
         parts = rows | "WriteParts" >> beam.ParDo(
-            _WriteParts(self._temp_dir, self._schema, self._flush_rows),
-            shards=beam.pvalue.AsSingleton(self._shards))
+            _WriteParts(self._temp_dir, self._schema, self._shards, self._flush_rows))
         return (parts | "GroupParts" >> beam.GroupByKey()
                 | "Merge" >> beam.Map(_merge_shard, self._directory, self._prefix, self._schema))
 

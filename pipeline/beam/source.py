@@ -7,6 +7,7 @@ from functools import partial
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam.stage import ApplyStage
 from pipeline.sources import SourceSpec
@@ -31,6 +32,21 @@ def _lines(readable: fileio.ReadableFile, source: str, limit: int | None):
             raw = line.rstrip(b"\r\n")
             if raw.strip():
                 yield {"source": source, "split": split, "source_index": index, "raw": raw}
+
+
+def count_inputs(spec: SourceSpec, limit: int | None) -> int:
+    """How many raw inputs the source will yield, counted when the pipeline is built (a
+    cheap pass over the files' lines) so shard counts are fixed before any work starts."""
+    if spec.kind == "generate":
+        return min(spec.count, limit) if limit is not None else spec.count
+    total = 0
+    for match in FileSystems.match([spec.path])[0].metadata_list:
+        with FileSystems.open(match.path) as handle:
+            for index, line in enumerate(handle):
+                if limit is not None and index >= limit:
+                    break
+                total += bool(line.strip())
+    return total
 
 
 def _generated(start: int, stop: int):
