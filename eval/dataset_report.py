@@ -47,7 +47,7 @@ def check_row(row: dict) -> list[str]:
     if not cycle_ok(row["interleaved_streams"], row["p"], row["q"]):
         problems.append("streams do not follow the p:q cycle")
     try:
-        again = interleave(row, row["tokenizer"].split(" ")[0], row["p"], row["q"], 50.0)
+        again = interleave(row, row["tokenizer"], row["p"], row["q"], 50.0)
     except Reject as reject:
         problems.append(f"re-interleave: {reject.reason}: {reject.detail}")
     else:

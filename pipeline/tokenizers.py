@@ -16,6 +16,7 @@ import bisect
 import hashlib
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 from importlib.metadata import version
 from pathlib import Path
 from typing import Protocol
@@ -56,7 +57,8 @@ class TiktokenTokenizer:
     def __init__(self, name: str, encoding, special: SpecialTokens, version_text: str) -> None:
         self.name, self.version, self.special = name, version_text, special
         self._encoding = encoding
-        self._token_bytes = {}
+        self._token_bytes: dict[int, bytes] = {}
+        self._token_lengths: dict[int, int] = {}
         self._special_bytes = {v: k.encode() for k, v in special.as_dict().items()}
 
     def encode(self, text: str) -> list[int]:
@@ -70,14 +72,16 @@ class TiktokenTokenizer:
             self._token_bytes[token] = found
         return found
 
+    def _length(self, token: int) -> int:
+        found = self._token_lengths.get(token)
+        if found is None:
+            found = self._token_lengths[token] = len(self._bytes(token))
+        return found
+
     def encode_with_ends(self, text: str) -> tuple[list[int], list[int]]:
         ids = self.encode(text)
         if text.isascii():
-            ends, total = [], 0
-            for token in ids:
-                total += len(self._bytes(token))
-                ends.append(total)
-            return ids, ends
+            return ids, list(accumulate(self._length(token) for token in ids))
         char_byte_ends, total = [], 0
         for char in text:
             total += len(char.encode("utf-8"))

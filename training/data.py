@@ -46,7 +46,7 @@ def to_example(row: dict, p: int | None = None, q: int | None = None,
                tokenizer: str | None = None) -> Example:
     """Question ids then interleaved ids; re-interleaved when p, q or tokenizer differ."""
     if (p, q, tokenizer) != (None, None, None):
-        row = interleave(row, tokenizer or row["tokenizer"].split(" ")[0], p or row["p"],
+        row = interleave(row, tokenizer or row["tokenizer"], p or row["p"],
                          q or row["q"], 50.0)
     question, interleaved = row["question_ids"], row["interleaved_ids"]
     return Example(question + interleaved, [0] * len(question) + [1] * len(interleaved))

@@ -70,15 +70,14 @@ def schedule(response: list[list[int]], after_steps: list[int], reasoning: list[
             else:
                 ids.append(response_pad)
                 streams.append(RESPONSE_PAD)
-        for _ in range(q):
-            if s < total_s:
-                reasoning_positions.append(len(ids))
-                ids.append(flat_reasoning[s])
-                streams.append(REASONING)
-                s += 1
-            else:
-                ids.append(reasoning_pad)
-                streams.append(REASONING_PAD)
+        chunk = flat_reasoning[s:s + q]
+        reasoning_positions.extend(range(len(ids), len(ids) + len(chunk)))
+        ids += chunk
+        streams += [REASONING] * len(chunk)
+        s += len(chunk)
+        if len(chunk) < q:
+            ids += [reasoning_pad] * (q - len(chunk))
+            streams += [REASONING_PAD] * (q - len(chunk))
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,8 @@ def interleave(record: dict, tokenizer_name: str, p: int, q: int, decode_rate: f
     }
     return {
         **record,
-        "tokenizer": f"{tokenizer.name} ({tokenizer.version})",
+        "tokenizer": tokenizer.name,
+        "tokenizer_version": tokenizer.version,
         "p": p,
         "q": q,
         "question_ids": tokenizer.encode(record["question"]),

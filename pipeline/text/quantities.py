@@ -16,6 +16,11 @@ from functools import cache
 from num2words import num2words
 
 
+def _values(numbers) -> frozenset:
+    """Integral values as ints: they compare and hash like the equal Fraction, much faster."""
+    return frozenset(n.numerator if n.denominator == 1 else n for n in numbers)
+
+
 @dataclass(frozen=True)
 class Quantity:
     """One mention of a quantity: its text, its span, the values it may stand for, and
@@ -24,8 +29,8 @@ class Quantity:
     text: str
     start: int
     end: int
-    values: frozenset[Fraction]
-    parts: frozenset[Fraction] = frozenset()
+    values: frozenset[Fraction | int]
+    parts: frozenset[Fraction | int] = frozenset()
 
 
 @cache
@@ -50,25 +55,40 @@ _DIGIT_RE = re.compile(
 _MONEY_RE = re.compile(r"(?P<dollars>\d+) dollars? and (?P<cents>\d+) cents?\b")
 _CENTS_RE = re.compile(r"(?<![\w.])(?P<cents>\d+(?:\.\d+)?) cents?\b")
 _CLOCK_RE = re.compile(r"(?<![\d:])(?P<hour>\d{1,2}):00\b")
-_WORD_RE = re.compile(r"[a-z]+(?:-[a-z]+)?")
+# Cheap first test: every number word contains one of these roots.
+_NUMBER_ROOT_RE = re.compile(
+    r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twen|thir|fif|hundred|"
+    r"thousand|million|billion|half|halves|quarter|fourth"
+)
 
 
+@cache
+def _number_word_re() -> re.Pattern:
+    """Any word that can be part of a number said in words."""
+    small, scales, denominators = _word_values()
+    words = sorted({*small, *scales, *denominators, "and"}, key=len, reverse=True)
+    alternation = "|".join(words)
+    return re.compile(rf"\b(?:{alternation})(?:-(?:{alternation}))?\b")
+
+
+@cache
 def _digits_value(text: str) -> Fraction:
-    return Fraction(text.replace(",", ""))
+    cleaned = text.replace(",", "")
+    return Fraction(int(cleaned)) if cleaned.isdigit() else Fraction(cleaned)
 
 
 def _digit_quantities(text: str) -> list[Quantity]:
     found = []
-    for m in _MONEY_RE.finditer(text):
+    for m in _MONEY_RE.finditer(text) if "cent" in text else ():
         total = Fraction(m["dollars"]) + Fraction(m["cents"]) / 100
-        found.append(Quantity(m.group(0), m.start(), m.end(), frozenset({total})))
-    for m in _CENTS_RE.finditer(text):
+        found.append(Quantity(m.group(0), m.start(), m.end(), _values({total})))
+    for m in _CENTS_RE.finditer(text) if "cent" in text else ():
         if not any(q.start <= m.start() < q.end for q in found):
             cents = Fraction(m["cents"])
-            found.append(Quantity(m.group(0), m.start(), m.end(), frozenset({cents, cents / 100})))
-    for m in _CLOCK_RE.finditer(text):
-        found.append(Quantity(m.group(0), m.start(), m.end(), frozenset({Fraction(m["hour"])}),
-                              frozenset({Fraction(0)})))
+            found.append(Quantity(m.group(0), m.start(), m.end(), _values({cents, cents / 100})))
+    for m in _CLOCK_RE.finditer(text) if ":" in text else ():
+        found.append(Quantity(m.group(0), m.start(), m.end(), _values({Fraction(m["hour"])}),
+                              _values({Fraction(0)})))
     money_spans = [(q.start, q.end) for q in found]
     for m in _DIGIT_RE.finditer(text):
         if any(start <= m.start() < end for start, end in money_spans):
@@ -77,20 +97,33 @@ def _digit_quantities(text: str) -> list[Quantity]:
         if m["den"] and int(m["den"]):
             denominator = Fraction(m["den"])
             found.append(Quantity(m.group(0).strip(), m.start(), m.end(),
-                                  frozenset({value / denominator}), frozenset({value, denominator})))
+                                  _values({value / denominator}), _values({value, denominator})))
             continue
         values = {value, value / 100} if m["tail"] else {value}
         if m["sign"]:
             values |= {-v for v in values}
-        found.append(Quantity(m.group(0).strip(), m.start(), m.end(), frozenset(values)))
+        found.append(Quantity(m.group(0).strip(), m.start(), m.end(), _values(values)))
     return found
 
 
 def _word_quantities(text: str) -> list[Quantity]:
     """Parse runs of number words ("one hundred and five", "three quarters")."""
-    small, scales, denominators = _word_values()
     lowered = text.lower()
-    words = list(_WORD_RE.finditer(lowered))
+    if not _NUMBER_ROOT_RE.search(lowered):
+        return []
+    found: list[Quantity] = []
+    run: list[re.Match] = []
+    for match in _number_word_re().finditer(lowered):
+        if run and lowered[run[-1].end():match.start()].strip():
+            found += _parse_run(text, run)
+            run = []
+        run.append(match)
+    return found + _parse_run(text, run) if run else found
+
+
+def _parse_run(text: str, words: list[re.Match]) -> list[Quantity]:
+    """The quantities in a run of adjacent number-ish words."""
+    small, scales, denominators = _word_values()
     found: list[Quantity] = []
     i = 0
     while i < len(words):
@@ -99,19 +132,15 @@ def _word_quantities(text: str) -> list[Quantity]:
             word = words[j].group(0)
             parts = word.split("-")
             if all(p in small for p in parts) and len(parts) <= 2:
-                value = sum(small[p] for p in parts)
-                current = (current or 0) + value
+                current = (current or 0) + sum(small[p] for p in parts)
             elif word in scales and current is not None:
                 if scales[word] == 100:
                     current *= 100
                 else:
                     total += current * scales[word]
                     current = 0
-            elif word == "and" and current is not None and j + 1 < len(words) and (
-                words[j + 1].group(0).split("-")[0] in small
-            ):
-                pass
-            else:
+            elif not (word == "and" and current is not None and j + 1 < len(words)
+                      and words[j + 1].group(0).split("-")[0] in small):
                 break
             last = j
             j += 1
@@ -121,14 +150,13 @@ def _word_quantities(text: str) -> list[Quantity]:
         value = Fraction(total + (current or 0))
         start, end = words[i].start(), words[last].end()
         if last + 1 < len(words) and words[last + 1].group(0) in denominators and value:
-            denominator = words[last + 1]
-            value *= denominators[denominator.group(0)]
-            end = denominator.end()
+            value *= denominators[words[last + 1].group(0)]
+            end = words[last + 1].end()
             last += 1
         elif words[i].group(0) == "one" and last == i:
             i = last + 1
             continue  # a lone "one" is almost always a pronoun ("one of them")
-        found.append(Quantity(text[start:end], start, end, frozenset({value})))
+        found.append(Quantity(text[start:end], start, end, _values({value})))
         i = last + 1
     return found
 

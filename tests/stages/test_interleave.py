@@ -63,3 +63,27 @@ def test_token_drift_is_caught(config):
         interleave(early, "qwen2.5", 2, 8, 50.0)
     assert caught.value.reason == "token_drift"
     assert "'72'" in caught.value.detail
+
+
+@pytest.mark.parametrize("name", ["qwen2.5", "cl100k", "hf"])
+def test_gsm8k_streams_detokenize_exactly(name, gsm8k_path, config, hf_tokenizer_file):
+    from pipeline.sources.records import parse_line
+
+    tokenizer_name = f"hf:{hf_tokenizer_file}" if name == "hf" else name
+    tokenizer = load_tokenizer(tokenizer_name)
+    checked = 0
+    for index, raw in enumerate(gsm8k_path.read_bytes().splitlines()[:300]):
+        try:
+            record = split(rewrite(parse_line("gsm8k", "gsm8k", "train", index, raw, 8000), config),
+                           config)
+            out = interleave(record, tokenizer_name, 2, 8, 50.0)
+        except Reject:
+            continue
+        pairs = list(zip(out["interleaved_ids"], out["interleaved_streams"], strict=True))
+        said = tokenizer.decode([i for i, s in pairs if s == RESPONSE])
+        thought = tokenizer.decode([i for i, s in pairs if s == REASONING])
+        assert said == " ".join(s["text"] for s in record["response"])
+        assert thought == "\n".join(record["reasoning"])
+        assert out["tokenizer"] == tokenizer_name
+        checked += 1
+    assert checked >= 280

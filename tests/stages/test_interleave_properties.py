@@ -53,7 +53,8 @@ def tokenizer(request, hf_tokenizer_file):
     return load_tokenizer(f"hf:{hf_tokenizer_file}" if request.param == "hf" else request.param)
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @SETTINGS
