@@ -16,8 +16,8 @@ import bisect
 import hashlib
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate
 from importlib.metadata import version
+from itertools import accumulate
 from pathlib import Path
 from typing import Protocol
 
