@@ -10,7 +10,10 @@ TTS ?= espeak
 RUNNER ?= DirectRunner
 ARGS ?=
 
-.PHONY: venv dataset test test-slow lint bench clean
+TRAIN_OUT ?= build/train
+STEPS ?= 300
+
+.PHONY: venv dataset train report test test-slow lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +26,12 @@ venv: $(VENV)/.installed
 dataset: venv
 	$(BIN)/python -m pipeline --source $(SOURCE) --output $(OUT) --llm $(LLM) --tts $(TTS) \
 		--runner $(RUNNER) $(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
+
+train: venv
+	$(BIN)/python -m training --data $(OUT) --out $(TRAIN_OUT) --steps $(STEPS)
+
+report: venv
+	$(BIN)/python -m eval --data $(OUT) --out $(OUT)/report
 
 test: venv
 	$(BIN)/python -m pytest -q -m "not slow"

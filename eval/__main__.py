@@ -1,3 +1,6 @@
+import sys
+
 from eval.dataset_report import main
 
-main()
+report = main()
+sys.exit(1 if report["rows_with_problems"] else 0)

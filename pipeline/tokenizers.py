@@ -58,8 +58,9 @@ class TiktokenTokenizer:
         self.name, self.version, self.special = name, version_text, special
         self._encoding = encoding
         self._token_bytes: dict[int, bytes] = {}
-        self._token_lengths: dict[int, int] = {}
         self._special_bytes = {v: k.encode() for k, v in special.as_dict().items()}
+        # Byte length of every text token, so offsets are summed at C speed.
+        self._lengths = [len(self._bytes(t)) for t in range(encoding.n_vocab)]
 
     def encode(self, text: str) -> list[int]:
         """Text ids only: special-token strings inside ``text`` stay plain text."""
@@ -68,20 +69,17 @@ class TiktokenTokenizer:
     def _bytes(self, token: int) -> bytes:
         found = self._token_bytes.get(token)
         if found is None:
-            found = self._special_bytes.get(token) or self._encoding.decode_single_token_bytes(token)
+            try:
+                found = self._special_bytes.get(token) or self._encoding.decode_single_token_bytes(token)
+            except KeyError:  # an id the encoding leaves unused
+                found = b""
             self._token_bytes[token] = found
-        return found
-
-    def _length(self, token: int) -> int:
-        found = self._token_lengths.get(token)
-        if found is None:
-            found = self._token_lengths[token] = len(self._bytes(token))
         return found
 
     def encode_with_ends(self, text: str) -> tuple[list[int], list[int]]:
         ids = self.encode(text)
         if text.isascii():
-            return ids, list(accumulate(self._length(token) for token in ids))
+            return ids, list(accumulate(map(self._lengths.__getitem__, ids)))
         char_byte_ends, total = [], 0
         for char in text:
             total += len(char.encode("utf-8"))

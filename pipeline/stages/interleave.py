@@ -57,19 +57,21 @@ def schedule(response: list[list[int]], after_steps: list[int], reasoning: list[
     r = s = 0
     total_r, total_s = len(flat_response), len(flat_reasoning)
     while True:
-        for _ in range(p):
-            if r < total_r and s >= needs[r]:
-                response_positions.append(len(ids))
-                ids.append(flat_response[r])
-                streams.append(RESPONSE)
-                r += 1
-            elif r == total_r and s == total_s:
-                ids.append(eos)
-                streams.append(EOS)
-                return Interleaving(ids, streams, response_positions, reasoning_positions)
-            else:
-                ids.append(response_pad)
-                streams.append(RESPONSE_PAD)
+        ready = 0
+        while ready < p and r + ready < total_r and needs[r + ready] <= s:
+            ready += 1
+        if ready:
+            response_positions.extend(range(len(ids), len(ids) + ready))
+            ids += flat_response[r:r + ready]
+            streams += [RESPONSE] * ready
+            r += ready
+        if ready < p and r == total_r and s == total_s:
+            ids.append(eos)
+            streams.append(EOS)
+            return Interleaving(ids, streams, response_positions, reasoning_positions)
+        if ready < p:
+            ids += [response_pad] * (p - ready)
+            streams += [RESPONSE_PAD] * (p - ready)
         chunk = flat_reasoning[s:s + q]
         reasoning_positions.extend(range(len(ids), len(ids) + len(chunk)))
         ids += chunk

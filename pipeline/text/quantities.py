@@ -9,20 +9,19 @@ locate where it completes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
+from typing import NamedTuple
 
 from num2words import num2words
 
 
 def _values(numbers) -> frozenset:
     """Integral values as ints: they compare and hash like the equal Fraction, much faster."""
-    return frozenset(n.numerator if n.denominator == 1 else n for n in numbers)
+    return frozenset(n if type(n) is int or n.denominator != 1 else n.numerator for n in numbers)
 
 
-@dataclass(frozen=True)
-class Quantity:
+class Quantity(NamedTuple):
     """One mention of a quantity: its text, its span, the values it may stand for, and
     the numbers written inside it (the 3 and 4 of "3/4")."""
 
@@ -57,8 +56,8 @@ _CENTS_RE = re.compile(r"(?<![\w.])(?P<cents>\d+(?:\.\d+)?) cents?\b")
 _CLOCK_RE = re.compile(r"(?<![\d:])(?P<hour>\d{1,2}):00\b")
 # Cheap first test: every number word contains one of these roots.
 _NUMBER_ROOT_RE = re.compile(
-    r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twen|thir|fif|hundred|"
-    r"thousand|million|billion|half|halves|quarter|fourth"
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twen|thir|fif|"
+    r"hundred|thousand|million|billion|half|halves|quarter|fourth)"
 )
 
 
@@ -72,9 +71,9 @@ def _number_word_re() -> re.Pattern:
 
 
 @cache
-def _digits_value(text: str) -> Fraction:
+def _digits_value(text: str) -> Fraction | int:
     cleaned = text.replace(",", "")
-    return Fraction(int(cleaned)) if cleaned.isdigit() else Fraction(cleaned)
+    return int(cleaned) if cleaned.isdigit() else Fraction(cleaned)
 
 
 def _digit_quantities(text: str) -> list[Quantity]:
@@ -99,7 +98,7 @@ def _digit_quantities(text: str) -> list[Quantity]:
             found.append(Quantity(m.group(0).strip(), m.start(), m.end(),
                                   _values({value / denominator}), _values({value, denominator})))
             continue
-        values = {value, value / 100} if m["tail"] else {value}
+        values = {value, Fraction(value) / 100} if m["tail"] else {value}
         if m["sign"]:
             values |= {-v for v in values}
         found.append(Quantity(m.group(0).strip(), m.start(), m.end(), _values(values)))
@@ -166,6 +165,6 @@ def find_quantities(text: str) -> list[Quantity]:
     return sorted(_digit_quantities(text) + _word_quantities(text), key=lambda q: (q.end, q.start))
 
 
-def quantity_values(text: str) -> set[Fraction]:
+def quantity_values(text: str) -> set[Fraction | int]:
     """All values the quantities in ``text`` may stand for, and the numbers inside them."""
     return {v for q in find_quantities(text) for v in q.values | q.parts}
