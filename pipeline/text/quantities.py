@@ -54,20 +54,25 @@ _DIGIT_RE = re.compile(
 _MONEY_RE = re.compile(r"(?P<dollars>\d+) dollars? and (?P<cents>\d+) cents?\b")
 _CENTS_RE = re.compile(r"(?<![\w.])(?P<cents>\d+(?:\.\d+)?) cents?\b")
 _CLOCK_RE = re.compile(r"(?<![\d:])(?P<hour>\d{1,2}):00\b")
-# Cheap first test: every number word contains one of these roots.
-_NUMBER_ROOT_RE = re.compile(
-    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twen|thir|fif|"
-    r"hundred|thousand|million|billion|half|halves|quarter|fourth)"
-)
+# Every number word starts with one of these roots; a candidate run is a sequence of such
+# words, possibly joined by "and". Only candidate runs are parsed word by word.
+_ROOTS = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twen|thir|fif|"
+          r"forty|hundred|thousand|million|billion|half|halves|quarter|fourth)[a-z-]*")
+_CANDIDATE_RE = re.compile(rf"\b{_ROOTS}(?:\s+(?:and\s+)?{_ROOTS})*")
+
+
+_WORD_RE = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
 
 @cache
-def _number_word_re() -> re.Pattern:
-    """Any word that can be part of a number said in words."""
+def _numberish_words() -> frozenset[str]:
+    """Every word that can be part of a number said in words."""
     small, scales, denominators = _word_values()
-    words = sorted({*small, *scales, *denominators, "and"}, key=len, reverse=True)
-    alternation = "|".join(words)
-    return re.compile(rf"\b(?:{alternation})(?:-(?:{alternation}))?\b")
+    return frozenset({*small, *scales, *denominators, "and"})
+
+
+def _is_numberish(word: str, vocabulary: frozenset[str]) -> bool:
+    return word in vocabulary or ("-" in word and all(p in vocabulary for p in word.split("-")))
 
 
 @cache
@@ -108,16 +113,19 @@ def _digit_quantities(text: str) -> list[Quantity]:
 def _word_quantities(text: str) -> list[Quantity]:
     """Parse runs of number words ("one hundred and five", "three quarters")."""
     lowered = text.lower()
-    if not _NUMBER_ROOT_RE.search(lowered):
-        return []
+    vocabulary = _numberish_words()
     found: list[Quantity] = []
-    run: list[re.Match] = []
-    for match in _number_word_re().finditer(lowered):
-        if run and lowered[run[-1].end():match.start()].strip():
+    for candidate in _CANDIDATE_RE.finditer(lowered):
+        run: list[re.Match] = []
+        for match in _WORD_RE.finditer(lowered, candidate.start(), candidate.end()):
+            if _is_numberish(match.group(0), vocabulary):
+                run.append(match)
+            elif run:
+                found += _parse_run(text, run)
+                run = []
+        if run:
             found += _parse_run(text, run)
-            run = []
-        run.append(match)
-    return found + _parse_run(text, run) if run else found
+    return found
 
 
 def _parse_run(text: str, words: list[re.Match]) -> list[Quantity]:
