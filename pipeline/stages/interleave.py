@@ -127,8 +127,13 @@ def find_token_drift(question: str, reasoning: Stream, response: Stream,
             for value in quantity.values | quantity.parts:
                 first_seen[value] = min(position, first_seen.get(value, position))
     for quantity, position in _completions(response, layout.response_positions):
-        if not any(v in known_from_start or first_seen.get(v, position) < position
-                   for v in quantity.values):
+        if quantity.known_in(known_from_start):
+            continue
+        if quantity.approximate:
+            said = any(seen < position and quantity.rounds(v) for v, seen in first_seen.items())
+        else:
+            said = any(first_seen.get(v, position) < position for v in quantity.values)
+        if not said:
             return position, quantity.text
     return None
 

@@ -88,7 +88,7 @@ def opener(record_id: str, seed: int) -> str:
 
 def drifting_quantities(sentence: str, known: set[Fraction]) -> list[str]:
     """Quantities ``sentence`` mentions that are not in ``known``."""
-    return [q.text for q in find_quantities(sentence) if not q.values & known]
+    return [q.text for q in find_quantities(sentence) if not q.known_in(known)]
 
 
 def check_drift(question: str, reasoning: list[str], response: list[dict]) -> None:

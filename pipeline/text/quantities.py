@@ -30,6 +30,35 @@ class Quantity(NamedTuple):
     end: int
     values: frozenset[Fraction | int]
     parts: frozenset[Fraction | int] = frozenset()
+    approximate: bool = False
+
+    def rounds(self, value: Fraction | int) -> bool:
+        """An approximate mention ("about twenty") stands for any value that rounds to it
+        at the precision it shows: 20 covers 15 to 25, 7 covers 6.5 to 7.5."""
+        if not self.approximate:
+            return value in self.values
+        return any(abs(value - said) <= _rounding(said) for said in self.values)
+
+    def known_in(self, known) -> bool:
+        """Whether ``known`` (values already derived) holds what this mention says."""
+        if not self.values.isdisjoint(known):
+            return True
+        return self.approximate and any(self.rounds(value) for value in known)
+
+
+def _rounding(value: Fraction | int) -> Fraction:
+    if value == 0 or Fraction(value).denominator != 1:
+        return Fraction(1, 2)
+    zeros, number = 0, abs(int(value))
+    while number % 10 == 0:
+        number //= 10
+        zeros += 1
+    return Fraction(10**zeros, 2)
+
+
+_APPROXIMATELY_RE = re.compile(
+    r"\b(?:about|around|roughly|approximately|almost|nearly|close to|some)\s+$", re.I
+)
 
 
 @cache
@@ -169,8 +198,11 @@ def _parse_run(text: str, words: list[re.Match]) -> list[Quantity]:
 
 
 def find_quantities(text: str) -> list[Quantity]:
-    """Every quantity mentioned in ``text``, ordered by where it ends."""
-    return sorted(_digit_quantities(text) + _word_quantities(text), key=lambda q: (q.end, q.start))
+    """Every quantity mentioned in ``text``, ordered by where it ends; a mention after
+    "about", "around", "roughly"... is marked approximate."""
+    found = sorted(_digit_quantities(text) + _word_quantities(text), key=lambda q: (q.end, q.start))
+    return [q._replace(approximate=True) if _APPROXIMATELY_RE.search(text, max(0, q.start - 16), q.start)
+            else q for q in found]
 
 
 def quantity_values(text: str) -> set[Fraction | int]:

@@ -49,28 +49,43 @@ def test_final_sentence_states_the_answer_when_the_last_step_cannot_be_said(conf
     assert out["response"][-1] == {"text": "So the answer is 72.", "after_step": 2}
 
 
-@pytest.mark.parametrize(("sentence", "after_step"), [
-    ("She sold 72 clips in all.", 1),           # the total, one step early
-    ("The answer is seventy-two.", 0),          # the answer in the opener, in words
-    ("In May she sold twenty-four.", 0),        # 24 before it is derived
+CLIPS = ("She sold 48 clips in April and half as many in May.",
+         ["48/2 = 24 clips in May.", "48+24 = 72 clips in all."])
+DISCOUNT = ("A 60 dollar jacket is sold for 45 dollars. What percent is the discount?",
+            ["The discount is 60-45 = 15 dollars.", "As a percent, 15/60*100 = 25%."])
+MARBLES = ("There are 12 red marbles and 4 blue ones. What fraction of them is red?",
+           ["There are 12+4 = 16 marbles.", "So 12/16 = 3/4 of them are red."])
+COOKIES = ("Tom shares 38 cookies between 2 friends. How many does each get?",
+           ["Each friend gets 38/2 = 19 cookies."])
+
+
+@pytest.mark.parametrize(("problem", "sentence", "after_step"), [
+    (CLIPS, "She sold 72 clips in all.", 1),                  # a result one step early
+    (CLIPS, "The answer is seventy-two.", 0),                 # the answer in the opener
+    (CLIPS, "In May she sold twenty-four.", 0),               # 24 in words before it is derived
+    (DISCOUNT, "That is a 25 percent discount.", 1),          # a percentage before it is computed
+    (MARBLES, "Three quarters of them are red.", 1),          # a fraction in words, too early
+    (COOKIES, "Each gets about twenty.", 0),                  # rounding cannot hide an early result
 ])
-def test_quantity_drift_is_caught(sentence, after_step):
-    reasoning = ["48/2 = 24 clips in May.", "48+24 = 72 clips in all."]
+def test_crafted_drift_is_caught(problem, sentence, after_step):
+    question, reasoning = problem
     with pytest.raises(Reject) as caught:
-        check_drift("She sold 48 clips in April and half as many in May.", reasoning,
-                    [{"text": sentence, "after_step": after_step}])
+        check_drift(question, reasoning, [{"text": sentence, "after_step": after_step}])
     assert caught.value.reason == "anticipation_drift"
 
 
-@pytest.mark.parametrize(("sentence", "after_step"), [
-    ("She started with forty-eight clips.", 0),
-    ("In May she sold 24.", 1),
-    ("That makes 72 in all.", 2),
+@pytest.mark.parametrize(("problem", "sentence", "after_step"), [
+    (CLIPS, "She started with forty-eight clips.", 0),        # restating the question
+    (CLIPS, "In May she sold 24.", 1),
+    (CLIPS, "That makes 72 in all.", 2),
+    (DISCOUNT, "So the jacket is 25 percent off.", 2),
+    (MARBLES, "Three quarters of them are red.", 2),
+    (COOKIES, "Each gets about twenty cookies.", 1),          # a rounding phrase
+    (COOKIES, "Each friend gets roughly 19.", 1),
 ])
-def test_honest_sentences_pass_the_drift_check(sentence, after_step):
-    check_drift("She sold 48 clips in April and half as many in May.",
-                ["48/2 = 24 clips in May.", "48+24 = 72 clips in all."],
-                [{"text": sentence, "after_step": after_step}])
+def test_crafted_valid_sentences_pass(problem, sentence, after_step):
+    question, reasoning = problem
+    check_drift(question, reasoning, [{"text": sentence, "after_step": after_step}])
 
 
 def test_gsm8k_mostly_passes_stage_two(gsm8k_path, config):

@@ -36,3 +36,11 @@ def test_lone_one_is_a_pronoun_not_a_quantity():
 
 def test_clock_times():
     assert quantity_values("at 8:00") == {F(8), F(0)}
+
+
+def test_approximate_mentions_round():
+    about, exact = find_quantities("about twenty, or 20")
+    assert about.approximate and not exact.approximate
+    assert about.rounds(19) and about.rounds(F(49, 2)) and not about.rounds(26)
+    assert not exact.rounds(19)
+    assert find_quantities("roughly 7")[0].rounds(F(15, 2))
