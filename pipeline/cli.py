@@ -42,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--llm", choices=["rules", "openai"], default="rules",
                     help="backend for rewriting and splitting: the embedded rules (default), or "
                          "an OpenAI-compatible chat endpoint (needs --base_url and --model)")
+    ap.add_argument("--judge", choices=["off", "openai"], default="off",
+                    help="ask the LLM endpoint whether each split drifts or sounds written; "
+                         "a failing verdict rejects the item (needs --base_url and --model)")
     ap.add_argument("--base_url", default="",
                     help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM)")
     ap.add_argument("--model", default="", help="model name at the endpoint")
@@ -86,8 +89,8 @@ def run(argv: list[str] | None = None) -> dict:
         spec = parse_source(args.source)
     except ValueError as error:
         raise SystemExit(str(error)) from None
-    if args.llm == "openai" and not (args.base_url and args.model):
-        raise SystemExit("--llm openai needs --base_url and --model")
+    if "openai" in (args.llm, args.judge) and not (args.base_url and args.model):
+        raise SystemExit("--llm openai and --judge openai need --base_url and --model")
     try:
         load_tokenizer(args.tokenizer)
     except Exception as error:  # a bad name, a missing file, an unreachable hub
@@ -96,7 +99,7 @@ def run(argv: list[str] | None = None) -> dict:
         beam_args.append("--runner=DirectRunner")
     config = BuildConfig(seed=args.seed, llm=args.llm, llm_base_url=args.base_url,
                          llm_model=args.model, llm_api_key_env=args.api_key_env,
-                         llm_timeout=args.llm_timeout, tts=args.tts, tokenizer=args.tokenizer,
+                         llm_timeout=args.llm_timeout, judge=args.judge, tts=args.tts, tokenizer=args.tokenizer,
                          p=args.p, q=args.q, decode_rate=args.decode_rate)
     clear_previous_output(args.output)
     started = time.perf_counter()

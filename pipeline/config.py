@@ -20,6 +20,7 @@ class BuildConfig:
     llm_model: str = ""
     llm_api_key_env: str = "OPENAI_API_KEY"
     llm_timeout: float = 60.0
+    judge: str = "off"
     response_ratio: str = "a third to a half"
     tts: str = "espeak"
     tokenizer: str = "qwen2.5"
@@ -34,12 +35,12 @@ class BuildConfig:
 
     def provenance(self) -> dict:
         """What a record says about how it was made."""
-        llm_prompts = ",".join(f"{name}:{prompts.load(name).sha256}" for name in LLM_PROMPTS)
+        used = (LLM_PROMPTS if self.llm == "openai" else ()) + (("judge",) if self.judge == "openai" else ())
         return {
             "pipeline_version": __version__,
             "llm": self.llm,
             "llm_model": self.llm_model,
-            "prompts": llm_prompts if self.llm == "openai" else "",
+            "prompts": ",".join(f"{name}:{prompts.load(name).sha256}" for name in used),
             "tts": self.tts,
             "tokenizer": self.tokenizer,
             "seed": self.seed,

@@ -15,7 +15,7 @@ def test_help_explains_every_flag():
     result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True,
                             text=True, check=True)
     for flag in ("--source", "--output", "--limit", "--llm", "--tts", "--tokenizer", "--p", "--q",
-                 "--seed", "--base_url", "--model", "--num_shards"):
+                 "--seed", "--base_url", "--model", "--num_shards", "--judge"):
         assert flag in result.stdout
 
 

@@ -199,8 +199,37 @@ def split_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict
     return _checked(record, *_clean_reply(reply))
 
 
+JUDGE_SCHEMA = {
+    "type": "object",
+    "properties": {"drift": {"type": "boolean"}, "colloquial": {"type": "boolean"},
+                   "reason": {"type": "string"}},
+    "required": ["drift", "colloquial"],
+}
+
+
+def judge(record: dict, client: LLMClient) -> dict:
+    """The paper's LLM check: is there anticipation drift, is the response colloquial?
+    A failing verdict rejects; a passing one is kept in ``checks`` with its reason."""
+    reasoning = "\n".join(f"{n}. {step}" for n, step in enumerate(record["reasoning"], start=1))
+    response = "\n".join(f"[after step {s['after_step']}] {s['text']}" for s in record["response"])
+    verdict = client.ask(STAGE, prompts.load("judge"), JUDGE_SCHEMA, lambda value: None,
+                         question=record["question"], reasoning=reasoning, response=response)
+    reason = verdict.get("reason", "")
+    if verdict["drift"]:
+        raise Reject(STAGE, "judge_drift", reason)
+    if not verdict["colloquial"]:
+        raise Reject(STAGE, "judge_not_colloquial", reason)
+    return {**record, "checks": {**record["checks"], "judge": "pass", "judge_reason": reason}}
+
+
 def make(config: BuildConfig):
+    client = client_for(config) if "openai" in (config.llm, config.judge) else None
     if config.llm == "openai":
-        client = client_for(config)
-        return lambda record: split_with_llm(record, config, client)
-    return lambda record: split(record, config)
+        def backend(record):
+            return split_with_llm(record, config, client)
+    else:
+        def backend(record):
+            return split(record, config)
+    if config.judge == "openai":
+        return lambda record: judge(backend(record), client)
+    return backend

@@ -76,3 +76,22 @@ def test_unreachable_endpoint_is_a_reject(config):
     with pytest.raises(Reject) as caught:
         rewrite.make(dead)(NATALIA)
     assert caught.value.reason == "llm_unreachable"
+
+
+def test_judge_keeps_its_verdict(llm_config, config):
+    record = rewrite.rewrite(NATALIA, config)
+    with OpenAIServer() as server:
+        judged = replace(llm_config(server), llm="rules", judge="openai")
+        out = split.make(judged)(record)
+    assert out["checks"]["judge"] == "pass" and out["checks"]["judge_reason"]
+    assert schemas.first_error("split", out) is None
+    assert server.requests["/v1/chat/completions"] == 1
+
+
+def test_judge_verdict_of_drift_rejects(llm_config, config):
+    record = rewrite.rewrite(NATALIA, config)
+    with OpenAIServer({"Natalia": "judge_drift"}) as server:
+        judged = replace(llm_config(server), llm="rules", judge="openai")
+        with pytest.raises(Reject) as caught:
+            split.make(judged)(record)
+    assert caught.value.reason == "judge_drift" and "72" in caught.value.detail
