@@ -99,8 +99,8 @@ def run(argv: list[str] | None = None) -> dict:
         beam_args.append("--runner=DirectRunner")
     config = BuildConfig(seed=args.seed, llm=args.llm, llm_base_url=args.base_url,
                          llm_model=args.model, llm_api_key_env=args.api_key_env,
-                         llm_timeout=args.llm_timeout, judge=args.judge, tts=args.tts, tokenizer=args.tokenizer,
-                         p=args.p, q=args.q, decode_rate=args.decode_rate)
+                         llm_timeout=args.llm_timeout, judge=args.judge, tts=args.tts,
+                         tokenizer=args.tokenizer, p=args.p, q=args.q, decode_rate=args.decode_rate)
     clear_previous_output(args.output)
     started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:

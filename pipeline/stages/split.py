@@ -161,7 +161,7 @@ def validate_split(record: dict, reasoning: list[str], response: list[dict],
 def _checked(record: dict, reasoning: list[str], response: list[dict],
              last_note: Fraction | None = None) -> dict:
     validate_split(record, reasoning, response, last_note)
-    checks = {"answer_verified": True, "quantity_drift": "pass"}
+    checks = {"answer_verified": True, "quantity_drift": "pass", "judge": "off", "judge_reason": ""}
     return {**record, "reasoning": reasoning, "response": response, "checks": checks}
 
 

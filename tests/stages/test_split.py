@@ -25,7 +25,8 @@ def test_split_gives_steps_and_dependent_sentences(config):
         {"text": "Natalia sold 24 clips in May.", "after_step": 1},
         {"text": "Natalia sold 72 clips altogether in April and May.", "after_step": 2},
     ]
-    assert out["checks"] == {"answer_verified": True, "quantity_drift": "pass"}
+    assert out["checks"] == {"answer_verified": True, "quantity_drift": "pass", "judge": "off",
+                             "judge_reason": ""}
     assert schemas.first_error("split", out) is None
 
 
