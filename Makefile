@@ -13,7 +13,7 @@ ARGS ?=
 TRAIN_OUT ?= build/train
 STEPS ?= 300
 
-.PHONY: venv dataset train report test test-slow lint bench clean
+.PHONY: venv dataset train report test test-slow lint bench bench-memory clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+
+bench-memory: venv
+	$(BIN)/python -m benchmarks.memory
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

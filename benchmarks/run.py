@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.report import machine, write_section
 from pipeline.config import BuildConfig
 from pipeline.reject import Reject
 from pipeline.sources.records import generated_record, parse_line
@@ -92,12 +90,10 @@ def main() -> None:
     e2e_count = 600
     e2e = end_to_end(e2e_count)
 
-    command = "make bench"
     lines = [
-        "# Benchmarks",
+        "## Stage throughput",
         "",
-        f"Produced by `{command}` (`python -m benchmarks.run`) on "
-        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores.",
+        f"`make bench` (`python -m benchmarks.run`) on {machine()}.",
         f"Stage figures: one core, plain loop over {name} ({len(records)} records), "
         f"best of {REPEATS} passes; each stage fed what the previous one passed.",
         "",
@@ -111,11 +107,9 @@ def main() -> None:
         f"real-time factor {rtf:.4f} |",
         f"| `python -m pipeline --source generate:{e2e_count}` end to end (DirectRunner) | "
         f"{e2e:.1f} s |",
-        "",
     ]
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+    write_section("stages", "\n".join(lines))
     print("\n".join(lines))
-    print(json.dumps(results))
 
 
 if __name__ == "__main__":
