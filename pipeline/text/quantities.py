@@ -86,7 +86,7 @@ _CLOCK_RE = re.compile(r"(?<![\d:])(?P<hour>\d{1,2}):00\b")
 # Every number word starts with one of these roots; a candidate run is a sequence of such
 # words, possibly joined by "and". Only candidate runs are parsed word by word.
 _ROOTS = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twen|thir|fif|"
-          r"forty|hundred|thousand|million|billion|half|halves|quarter|fourth)[a-z-]*")
+          r"fort|ninth|twelf|hundred|thousand|million|billion|half|halves|quarter|fourth)[a-z-]*")
 _CANDIDATE_RE = re.compile(rf"\b{_ROOTS}(?:\s+(?:and\s+)?{_ROOTS})*")
 
 

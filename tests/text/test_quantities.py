@@ -44,3 +44,16 @@ def test_approximate_mentions_round():
     assert about.rounds(19) and about.rounds(F(49, 2)) and not about.rounds(26)
     assert not exact.rounds(19)
     assert find_quantities("roughly 7")[0].rounds(F(15, 2))
+
+
+def test_every_number_and_fraction_said_in_words_is_read_back():
+    from num2words import num2words
+
+    from pipeline.text.verbalize import fraction_words
+
+    for n in range(2, 1000):
+        assert quantity_values(num2words(n)) == {n}
+    for numerator in (1, 2, 5):
+        for denominator in range(2, 101):
+            said = fraction_words(numerator, denominator)
+            assert F(numerator, denominator) in quantity_values(said), said
