@@ -153,10 +153,6 @@ def _cl100k() -> TiktokenTokenizer:
 BUILT_IN = {"qwen2.5": _qwen, "cl100k": _cl100k}
 
 
-def special_tokens(name: str) -> dict[str, int]:
-    return load_tokenizer(name).special.as_dict()
-
-
 @cache
 def load_tokenizer(name: str) -> Tokenizer:
     """One instance per process: tokenizers are read-only and costly to build."""

@@ -22,16 +22,21 @@ def _split_of(path: str) -> str:
     return stem if stem in KNOWN_SPLITS else "train"
 
 
+def _raw_lines(handle, limit: int | None):
+    """(0-based line number, bytes) of each non-blank line among the first ``limit``."""
+    for index, line in enumerate(handle):
+        if limit is not None and index >= limit:
+            return
+        raw = line.rstrip(b"\r\n")
+        if raw.strip():
+            yield index, raw
+
+
 def _lines(readable: fileio.ReadableFile, source: str, limit: int | None):
-    """Each non-blank line of a file, with its 0-based line number, as raw bytes."""
     split = _split_of(readable.metadata.path)
     with readable.open() as handle:
-        for index, line in enumerate(handle):
-            if limit is not None and index >= limit:
-                return
-            raw = line.rstrip(b"\r\n")
-            if raw.strip():
-                yield {"source": source, "split": split, "source_index": index, "raw": raw}
+        for index, raw in _raw_lines(handle, limit):
+            yield {"source": source, "split": split, "source_index": index, "raw": raw}
 
 
 def count_inputs(spec: SourceSpec, limit: int | None) -> int:
@@ -42,10 +47,7 @@ def count_inputs(spec: SourceSpec, limit: int | None) -> int:
     total = 0
     for match in FileSystems.match([spec.path])[0].metadata_list:
         with FileSystems.open(match.path) as handle:
-            for index, line in enumerate(handle):
-                if limit is not None and index >= limit:
-                    break
-                total += bool(line.strip())
+            total += sum(1 for _ in _raw_lines(handle, limit))
     return total
 
 
