@@ -38,10 +38,13 @@ def shard_path(directory: str, prefix: str, index: int, shards: int) -> str:
     return FileSystems.join(directory, f"{prefix}-{index:05d}-of-{shards:05d}.parquet")
 
 
-def write_table(rows: list[dict], schema: pa.Schema, path: str) -> None:
-    table = pa.Table.from_pylist(rows, schema=schema)
+def write_parquet(table: pa.Table, path: str) -> None:
     with FileSystems.create(path) as handle:
         pq.write_table(table, handle, row_group_size=ROW_GROUP_SIZE, compression="zstd")
+
+
+def write_table(rows: list[dict], schema: pa.Schema, path: str) -> None:
+    write_parquet(pa.Table.from_pylist(rows, schema=schema), path)
 
 
 class _WriteParts(beam.DoFn):
@@ -84,9 +87,8 @@ def _merge_shard(item, directory: str, prefix: str, schema: pa.Schema) -> int:
         with FileSystems.open(path) as handle:
             tables.append(pq.read_table(handle))
     table = pa.concat_tables(tables).sort_by([("id", "ascending"), ("source_index", "ascending")])
-    table = table.replace_schema_metadata(schema.metadata)
-    with FileSystems.create(shard_path(directory, prefix, index, shards)) as handle:
-        pq.write_table(table, handle, row_group_size=ROW_GROUP_SIZE, compression="zstd")
+    write_parquet(table.replace_schema_metadata(schema.metadata),
+                  shard_path(directory, prefix, index, shards))
     return index
 
 
