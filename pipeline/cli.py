@@ -18,7 +18,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.beam.build import build_pipeline
 from pipeline.config import BuildConfig
 from pipeline.dataset.summary import format_summary
-from pipeline.sources import parse_source
+from pipeline.sources import GENERIC, KINDS, parse_source
+from pipeline.sources.contamination import load_index
+from pipeline.sources.records import generic_format
 from pipeline.tokenizers import load_tokenizer
 
 DEFAULT_SOURCE = "generate:600"
@@ -33,12 +35,22 @@ def parser() -> argparse.ArgumentParser:
                     "(spoken question, silent reasoning, interleaved response, speech). "
                     "Flags not listed here are Beam pipeline options (--runner, ...).",
     )
-    ap.add_argument("--source", default=DEFAULT_SOURCE,
-                    help="where problems come from: generate:N (built-in generator of N "
-                         "problems) or gsm8k:PATH (GSM8K JSONL; globs and gs:// work). "
+    ap.add_argument("--source", action="append",
+                    help="where problems come from, repeatable: generate:N (built-in generator), "
+                         "FORMAT:PATH for JSONL or Parquet files (globs, gs://, s3:// work) with "
+                         f"FORMAT one of {', '.join(KINDS[1:])}, or FORMAT:hub:NAME for a Hugging "
+                         "Face dataset; options after '?': limit=N, weight=F, config=, split=. "
                          f"Default {DEFAULT_SOURCE}")
+    ap.add_argument("--field", action="append", default=[], metavar="NAME=COLUMN",
+                    help="for generic sources: which column holds the question, solution, and "
+                         "optionally answer, type, level (e.g. --field question=prompt)")
+    ap.add_argument("--decontaminate", nargs="+", default=[], metavar="FILE",
+                    help="benchmark JSONL or Parquet files; a problem sharing --ngram words in a "
+                         "row with any of their questions is rejected as contaminated")
+    ap.add_argument("--ngram", type=int, default=13,
+                    help="words in a row that count as contamination (default 13)")
     ap.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
-    ap.add_argument("--limit", type=int, default=None, help="read at most N items per source file")
+    ap.add_argument("--limit", type=int, default=None, help="read at most N rows of each source file")
     ap.add_argument("--llm", choices=["rules", "openai"], default="rules",
                     help="backend for rewriting and splitting: the embedded rules (default), or "
                          "an OpenAI-compatible chat endpoint (needs --base_url and --model)")
@@ -85,10 +97,21 @@ def run(argv: list[str] | None = None) -> dict:
     args, beam_args = parser().parse_known_args(argv)
     if args.p < 1 or args.q < 1:
         raise SystemExit("--p and --q must be positive integers")
+    sources = args.source or [DEFAULT_SOURCE]
     try:
-        spec = parse_source(args.source)
+        specs = [parse_source(source) for source in sources]
+        mapping = dict(field.split("=", 1) for field in args.field if "=" in field)
+        generic = generic_format(mapping) if any(s.kind == GENERIC for s in specs) else None
     except ValueError as error:
         raise SystemExit(str(error)) from None
+    if len(mapping) != len(args.field):
+        raise SystemExit("--field takes NAME=COLUMN")
+    if args.ngram < 1:
+        raise SystemExit("--ngram must be a positive integer")
+    try:
+        load_index(tuple(args.decontaminate), args.ngram)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"cannot read --decontaminate files: {error}") from None
     if "openai" in (args.llm, args.judge) and not (args.base_url and args.model):
         raise SystemExit("--llm openai and --judge openai need --base_url and --model")
     try:
@@ -100,12 +123,13 @@ def run(argv: list[str] | None = None) -> dict:
     config = BuildConfig(seed=args.seed, llm=args.llm, llm_base_url=args.base_url,
                          llm_model=args.model, llm_api_key_env=args.api_key_env,
                          llm_timeout=args.llm_timeout, judge=args.judge, tts=args.tts,
-                         tokenizer=args.tokenizer, p=args.p, q=args.q, decode_rate=args.decode_rate)
+                         tokenizer=args.tokenizer, p=args.p, q=args.q, decode_rate=args.decode_rate,
+                         decontaminate=tuple(args.decontaminate), ngram=args.ngram)
     clear_previous_output(args.output)
     started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
-        build_pipeline(pipeline, spec, args.source, args.output, config, args.limit,
-                       args.shard_rows, args.num_shards)
+        build_pipeline(pipeline, specs, " + ".join(sources), args.output, config, args.limit,
+                       args.shard_rows, args.num_shards, generic)
     elapsed = time.perf_counter() - started
     with FileSystems.open(FileSystems.join(args.output, "summary.json")) as handle:
         summary = json.loads(handle.read())

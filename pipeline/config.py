@@ -28,6 +28,11 @@ class BuildConfig:
     q: int = 8
     decode_rate: float = 50.0
     max_problem_chars: int = 8000
+    decontaminate: tuple[str, ...] = ()
+    ngram: int = 13
+    max_question_words: int = 150
+    max_question_seconds: float = 60.0
+    speaking_rate: float = 2.5
     question_voices: tuple[str, ...] = ("en-us", "en-us+m3", "en-us+f2", "en-us+m7", "en-us+f4")
     response_voice: str = "en-us+f3"
     min_words_per_second: float = 1.2

@@ -43,3 +43,11 @@ def hf_tokenizer_file(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
     tokenizer.save(str(path))
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def math_path() -> Path:
+    path = SHARED_DATA / "math" / "sample.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} is not here (it lives in ../shared beside the checkout)")
+    return path

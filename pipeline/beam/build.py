@@ -5,6 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.beam.dedup import DropDuplicates
 from pipeline.beam.sink import WriteShards, fill_missing_shards, shard_count, write_json, write_text
 from pipeline.beam.source import ReadSource, count_inputs
 from pipeline.beam.stage import ApplyStage
@@ -12,7 +13,8 @@ from pipeline.config import BuildConfig
 from pipeline.dataset.arrow import REJECT_SCHEMA, record_schema
 from pipeline.dataset.card import dataset_card
 from pipeline.dataset.summary import build_summary, quantiles_by_name, record_stats, record_totals
-from pipeline.sources import SourceSpec
+from pipeline.sources import SourceSpec, contamination
+from pipeline.sources.records import SourceFormat
 from pipeline.stages import interleave, rewrite, speech, split
 from pipeline.tokenizers import load_tokenizer
 
@@ -45,19 +47,30 @@ def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, out
     return summary
 
 
-def build_pipeline(pipeline: beam.Pipeline, spec: SourceSpec, source_label: str, output: str,
+def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_label: str, output: str,
                    config: BuildConfig, limit: int | None = None, shard_rows: int = 250,
-                   num_shards: int = 0):
+                   num_shards: int = 0, generic: SourceFormat | None = None):
     """Add every step to ``pipeline``; returns the finished records and all rejects."""
-    raw, records, source_rejects = pipeline | "Read" >> ReadSource(spec, config, limit)
-    rejects = [source_rejects]
+    raws, sourced, rejects = [], [], []
+    for number, spec in enumerate(specs):
+        raw, records, source_rejects = pipeline | f"Read{number}" >> ReadSource(spec, config, limit, generic)
+        raws.append(raw)
+        sourced.append(records)
+        rejects.append(source_rejects)
+    raw = raws | "AllInputs" >> beam.Flatten()
+    records = sourced | "AllSources" >> beam.Flatten()
+    if config.decontaminate:
+        records, contaminated = records | ApplyStage("decontaminate", contamination.make, config, "source")
+        rejects.append(contaminated)
+    records, duplicates = records | "Deduplicate" >> DropDuplicates()
+    rejects.append(duplicates)
     for stage, make, schema in STAGES:
         records, stage_rejects = records | ApplyStage(stage, make, config, schema)
         rejects.append(stage_rejects)
     rejects = rejects | "AllRejects" >> beam.Flatten()
 
     inputs = raw | "CountInputs" >> beam.combiners.Count.Globally()
-    expected_inputs = count_inputs(spec, limit)
+    expected_inputs = sum(count_inputs(spec, limit, config.seed) for spec in specs)
     shards = shard_count(expected_inputs, shard_rows, num_shards)
     reject_shards = shard_count(expected_inputs, REJECT_SHARD_ROWS, 0)
     temp = FileSystems.join(output, TEMP_DIR)

@@ -1,33 +1,75 @@
-"""Where problems come from: the built-in generator and JSONL files."""
+"""Where problems come from: the built-in generator, JSONL and Parquet files, and
+datasets on the Hugging Face Hub.
+
+A ``--source`` value is ``KIND:LOCATION[?OPTIONS]``:
+
+- ``generate:600``: the built-in generator;
+- ``gsm8k:data/train.jsonl``, ``math:data/*.parquet``: files of a known format (globs,
+  ``gs://`` and ``s3://`` work);
+- ``math:hub:EleutherAI/hendrycks_math?config=algebra&split=train``: a dataset read
+  with ``datasets.load_dataset`` (a local dataset folder works the same way);
+- options ``limit=N`` (the first N rows of each file) and ``weight=F`` (a seeded,
+  deterministic sample of that share of rows), e.g. ``gsm8k:train.jsonl?weight=0.5``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from pipeline.sources.records import FORMATS
+
+GENERIC = "generic"
+HUB_PREFIX = "hub:"
+KINDS = ("generate", *FORMATS, GENERIC)
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A parsed ``--source`` value: ``generate:N`` or ``FORMAT:PATH`` (e.g. ``gsm8k:train.jsonl``)."""
+    """A parsed ``--source`` value."""
 
     kind: str
     path: str = ""
     count: int = 0
+    limit: int | None = None
+    weight: float = 1.0
+    config: str | None = None
+    split: str = "train"
 
     @property
     def name(self) -> str:
         return "generated" if self.kind == "generate" else self.kind
 
+    @property
+    def hub(self) -> bool:
+        return self.path.startswith(HUB_PREFIX)
+
+    @property
+    def dataset(self) -> str:
+        return self.path.removeprefix(HUB_PREFIX)
+
 
 def parse_source(spec: str) -> SourceSpec:
     kind, sep, rest = spec.partition(":")
-    if not sep or not rest:
-        raise ValueError(f"source {spec!r} is not KIND:VALUE (generate:N or gsm8k:PATH)")
+    location, _, query = rest.partition("?")
+    if not sep or not location:
+        raise ValueError(f"source {spec!r} is not KIND:LOCATION (e.g. generate:600, gsm8k:PATH)")
+    if kind not in KINDS:
+        raise ValueError(f"unknown source kind {kind!r}; known: {', '.join(KINDS)}")
+    options = dict(parse_qsl(query, strict_parsing=bool(query)))
+    unknown = set(options) - {"limit", "weight", "config", "split"}
+    if unknown:
+        raise ValueError(f"unknown option {', '.join(sorted(unknown))} in source {spec!r}")
+    try:
+        limit = int(options["limit"]) if "limit" in options else None
+        weight = float(options.get("weight", 1.0))
+    except ValueError:
+        raise ValueError(f"limit must be an integer and weight a number in {spec!r}") from None
+    if (limit is not None and limit < 1) or not 0 < weight <= 1:
+        raise ValueError(f"limit must be positive and weight in (0, 1] in {spec!r}")
     if kind == "generate":
-        if not rest.isdigit() or int(rest) < 1:
-            raise ValueError(f"generate:N needs a positive count, got {rest!r}")
-        return SourceSpec("generate", count=int(rest))
-    if kind not in FORMATS:
-        raise ValueError(f"unknown source kind {kind!r}; known: generate, {', '.join(FORMATS)}")
-    return SourceSpec(kind, path=rest)
+        if not location.isdigit() or int(location) < 1:
+            raise ValueError(f"generate:N needs a positive count, got {location!r}")
+        return SourceSpec("generate", count=int(location), limit=limit)
+    return SourceSpec(kind, location, limit=limit, weight=weight, config=options.get("config"),
+                      split=options.get("split", "train"))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import re
+from dataclasses import dataclass
 
 from pipeline.reject import Reject
 from pipeline.sources.generator import generate_problem
@@ -33,14 +34,26 @@ def new_record(source: str, split: str, index: int, problem: str, solution: str,
         "problem": problem,
         "solution": solution,
         "answer": answer,
-        "metadata": {"type": "", "level": "", **(metadata or {})},
+        "metadata": {"type": "", "level": "", "origin": "", **(metadata or {})},
     }
+
+
+PLAIN_SOURCES = frozenset({"gsm8k", "orca", "generated"})
+LATEX_SOURCES = frozenset({"math"})
+
+
+def writes_latex(record: dict) -> bool | None:
+    """Whether the record's source writes math in LaTeX: always (MATH, where money is
+    ``\\$``), never (GSM8K, where ``$`` is money), or None: tell from the text."""
+    if record["source"] in LATEX_SOURCES:
+        return True
+    return False if record["source"] in PLAIN_SOURCES else None
 
 
 def generated_record(seed: int, index: int) -> dict:
     problem = generate_problem(seed, index)
     return new_record("generated", "train", index, problem.question, problem.solution,
-                      str(problem.answer), {"type": problem.template})
+                      str(problem.answer), {"type": problem.template, "origin": f"generator:{seed}"})
 
 
 def _text_field(row: dict, name: str, max_chars: int) -> str:
@@ -56,17 +69,94 @@ def _text_field(row: dict, name: str, max_chars: int) -> str:
     return value
 
 
-def gsm8k_fields(row: dict, max_chars: int) -> tuple[str, str, str, dict]:
-    """GSM8K: ``question``; ``answer`` holds the solution, ending in ``#### N``."""
-    question = _text_field(row, "question", max_chars)
-    solution = _text_field(row, "answer", max_chars)
+def _label_field(row: dict, name: str) -> str:
+    """An optional label (type, level): absent or null is empty, numbers become text."""
+    value = row.get(name) if name else None
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise Reject(STAGE, "wrong_type", f"{name!r} is {type(value).__name__}, not a label")
+    return str(value)
+
+
+def boxed_answer(solution: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces matched."""
+    start = max(solution.rfind("\\boxed"), solution.rfind("\\fbox"))
+    if start < 0:
+        return None
+    opening = solution.find("{", start)
+    if opening < 0:
+        return None
+    depth = 0
+    for at in range(opening, len(solution)):
+        depth += {"{": 1, "}": -1}.get(solution[at], 0)
+        if depth == 0:
+            return solution[opening + 1:at].strip()
+    return None
+
+
+_ANSWER_IS_RE = re.compile(r"answer is:?\s*\$?(?P<answer>[^\n]+?)\$?\s*\.?\s*$", re.I)
+_NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+
+
+def final_answer(solution: str, last_number: bool = False) -> str | None:
+    """The solution's stated final answer: ``#### N`` (GSM8K), ``\\boxed{}`` (MATH), "The
+    answer is: N" (MetaMathQA), or, where allowed, the last number written."""
     _, marker, final = solution.rpartition("####")
-    if not marker or not final.strip():
-        raise Reject(STAGE, "missing_final_answer", "solution has no '#### answer' line")
-    return question, solution, final.strip().replace(",", ""), {}
+    if marker:
+        return final.strip().replace(",", "") or None
+    boxed = boxed_answer(solution)
+    if boxed:
+        return boxed
+    stated = _ANSWER_IS_RE.search(solution.strip())
+    if stated:
+        answer = stated["answer"].strip()
+        return answer.replace(",", "") if _NUMBER_RE.fullmatch(answer) else answer
+    numbers = _NUMBER_RE.findall(solution) if last_number else []
+    return numbers[-1].replace(",", "") if numbers else None
 
 
-FORMATS: dict[str, Callable[[dict, int], tuple[str, str, str, dict]]] = {"gsm8k": gsm8k_fields}
+@dataclass(frozen=True)
+class SourceFormat:
+    """Which fields of a row hold the problem, its solution and its labels."""
+
+    problem: str
+    solution: str
+    answer: str = ""
+    type: str = ""
+    level: str = ""
+    last_number: bool = False
+
+    def fields(self, row: dict, max_chars: int) -> tuple[str, str, str, dict]:
+        problem = _text_field(row, self.problem, max_chars)
+        solution = _text_field(row, self.solution, max_chars)
+        answer = _text_field(row, self.answer, max_chars).strip() if self.answer else \
+            final_answer(solution, self.last_number)
+        if not answer:
+            raise Reject(STAGE, "missing_final_answer",
+                         "the solution states no final answer (#### N, \\boxed{}, 'The answer is')")
+        return problem, solution, answer, {"type": _label_field(row, self.type),
+                                           "level": _label_field(row, self.level)}
+
+
+FORMATS: dict[str, SourceFormat] = {
+    "gsm8k": SourceFormat("question", "answer"),
+    "math": SourceFormat("problem", "solution", type="type", level="level"),
+    "orca": SourceFormat("question", "answer", last_number=True),
+    "metamath": SourceFormat("query", "response", type="type"),
+}
+FIELD_NAMES = ("question", "solution", "answer", "type", "level")
+
+
+def generic_format(mapping: dict[str, str]) -> SourceFormat:
+    """``--field question=prompt --field solution=completion ...`` for any JSONL or Parquet."""
+    unknown = set(mapping) - set(FIELD_NAMES)
+    if unknown:
+        raise ValueError(f"unknown --field {', '.join(sorted(unknown))}; known: {', '.join(FIELD_NAMES)}")
+    if "question" not in mapping or "solution" not in mapping:
+        raise ValueError("a generic source needs --field question=NAME and --field solution=NAME")
+    return SourceFormat(mapping["question"], mapping["solution"], mapping.get("answer", ""),
+                        mapping.get("type", ""), mapping.get("level", ""))
 
 
 def raw_text(raw: bytes) -> str:
@@ -74,8 +164,9 @@ def raw_text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def parse_line(fmt: str, source: str, split: str, index: int, raw: bytes, max_chars: int) -> dict:
-    """One JSONL line of a source in format ``fmt`` -> a source record."""
+def parse_line(fmt: str | SourceFormat, source: str, split: str, index: int, raw: bytes,
+               max_chars: int, origin: str = "") -> dict:
+    """One JSON row of a source in format ``fmt`` (a name or a mapping) -> a source record."""
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -86,5 +177,6 @@ def parse_line(fmt: str, source: str, split: str, index: int, raw: bytes, max_ch
         raise Reject(STAGE, "malformed_json", f"{error.msg} at column {error.colno}") from None
     if not isinstance(row, dict):
         raise Reject(STAGE, "wrong_type", f"line is a JSON {type(row).__name__}, not an object")
-    problem, solution, answer, metadata = FORMATS[fmt](row, max_chars)
-    return new_record(source, split, index, problem, solution, answer, metadata)
+    fmt = FORMATS[fmt] if isinstance(fmt, str) else fmt
+    problem, solution, answer, metadata = fmt.fields(row, max_chars)
+    return new_record(source, split, index, problem, solution, answer, {**metadata, "origin": origin})

@@ -2,22 +2,68 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import prompts
 from pipeline.config import BuildConfig
 from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
+from pipeline.sources.records import writes_latex
+from pipeline.text.latex import Unsayable, canonical, say
 from pipeline.text.quantities import find_quantities, quantity_values
-from pipeline.text.verbalize import normalize_space, unspeakable_characters, verbalize
+from pipeline.text.verbalize import normalize_space, unspeakable_characters
 
 STAGE = "rewrite"
+
+_UNSUITABLE = (
+    ("diagram", re.compile(r"\[asy\]|\\begin\{(?:tikzpicture|picture)\}|\[img\]|!\[", re.I)),
+    ("table", re.compile(r"\\begin\{(?:tabular|array)\}|^\s*\|.*\|\s*$", re.M)),
+    ("matrix", re.compile(r"\\begin\{[pbvBV]?matrix\}")),
+    ("multiple_choice", re.compile(r"\(A\).*\(B\).*\(C\)|^\s*[A-D][.)]\s.*\n\s*B[.)]\s", re.S | re.M)),
+)
+
+
+def unsuitable(text: str) -> tuple[str, str] | None:
+    """(reason, what was found) when ``text`` holds something that cannot be said aloud:
+    a diagram, a table, a matrix, a multiple-choice layout."""
+    for reason, pattern in _UNSUITABLE:
+        found = pattern.search(text)
+        if found:
+            return reason, found.group(0)[:40]
+    return None
+
+
+def check_suitable(problem: str) -> None:
+    """Reject problems that cannot be said aloud at all, whatever the backend."""
+    found = unsuitable(problem)
+    if found:
+        raise Reject(STAGE, found[0], f"{found[1]!r} in: {problem[:120]}")
+
+
+def check_length(spoken: str, config: BuildConfig) -> None:
+    """A listener cannot hold a question much longer than a minute in mind."""
+    words = len(spoken.split())
+    seconds = words / config.speaking_rate
+    if words > config.max_question_words or seconds > config.max_question_seconds:
+        raise Reject(STAGE, "too_long_to_speak",
+                     f"{words} words, about {seconds:.0f} s (limits {config.max_question_words} words, "
+                     f"{config.max_question_seconds:.0f} s)")
+
+
+def spoken_form(record: dict) -> str:
+    """Rules backend: LaTeX said in words, then every remaining symbol verbalized."""
+    try:
+        return say(record["problem"], latex=writes_latex(record))
+    except Unsayable as error:
+        raise Reject(STAGE, error.reason, error.detail) from None
 
 
 def lost_quantities(original: str, spoken: str) -> list[str]:
     """Quantities of ``original`` that ``spoken`` no longer mentions, in digits or words."""
     kept: set[Fraction] = quantity_values(spoken)
-    return [q.text for q in find_quantities(original) if not q.values & kept]
+    return [q.text for q in find_quantities(canonical(original))
+            if not q.values & kept and not (q.parts and q.parts <= kept)]
 
 
 def check_spoken_question(original: str, spoken: str) -> None:
@@ -33,9 +79,11 @@ def check_spoken_question(original: str, spoken: str) -> None:
 
 
 def rewrite(record: dict, config: BuildConfig) -> dict:
-    """Rules backend: verbalize every symbol, keep numbers as digits."""
-    spoken = verbalize(record["problem"])
+    """Rules backend: say LaTeX and every symbol in words, keep numbers as digits."""
+    check_suitable(record["problem"])
+    spoken = spoken_form(record)
     check_spoken_question(record["problem"], spoken)
+    check_length(spoken, config)
     return {**record, "question": spoken, "provenance": config.provenance()}
 
 
@@ -48,12 +96,15 @@ REPLY_SCHEMA = {
 
 def rewrite_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict:
     """LLM backend: the model rewrites, the same checks as the rules backend judge it."""
+    check_suitable(record["problem"])
     reply = client.ask(
         STAGE, prompts.load("rewrite"), REPLY_SCHEMA,
         lambda value: check_spoken_question(record["problem"], normalize_space(value["question"])),
         problem=record["problem"],
     )
-    return {**record, "question": normalize_space(reply["question"]), "provenance": config.provenance()}
+    spoken = normalize_space(reply["question"])
+    check_length(spoken, config)
+    return {**record, "question": spoken, "provenance": config.provenance()}
 
 
 def make(config: BuildConfig):

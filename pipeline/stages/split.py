@@ -8,6 +8,7 @@ yet: that is anticipation drift, the failure the data must never teach.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from fractions import Fraction
@@ -16,9 +17,13 @@ import prompts
 from pipeline.config import BuildConfig
 from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
+from pipeline.sources.records import boxed_answer, writes_latex
+from pipeline.stages.rewrite import unsuitable
+from pipeline.text.answers import numeric, same_answer
 from pipeline.text.arithmetic import NotArithmetic, evaluate, parse_number, same_number
+from pipeline.text.latex import Unsayable, looks_like_latex, say
 from pipeline.text.quantities import find_quantities, quantity_values
-from pipeline.text.verbalize import normalize_space, unspeakable_characters, verbalize
+from pipeline.text.verbalize import normalize_space, plain_words, unspeakable_characters, verbalize
 
 STAGE = "split"
 
@@ -51,11 +56,17 @@ def verify_notes(solution: str) -> Fraction | None:
     return last
 
 
-def reaches_answer(steps: list[str], last_note: Fraction | None, gold: Fraction) -> bool:
-    """The reasoning ends at the gold answer: its last calculator note, or a number its
-    last step writes, equals it."""
-    candidates = quantity_values(steps[-1]) | ({last_note} if last_note is not None else set())
-    return any(same_number(value, gold) for value in candidates)
+def reaches_answer(steps: list[str], last_note: Fraction | None, gold: str) -> bool:
+    """The reasoning ends at the gold answer: its last calculator note, a number its last
+    step writes, or (for answers that are not plain numbers) the final expression of its
+    last step, compared with math-verify."""
+    number = numeric(gold)
+    if number is not None:
+        candidates = quantity_values(steps[-1]) | ({last_note} if last_note is not None else set())
+        if any(same_number(value, number) for value in candidates):
+            return True
+    boxed = boxed_answer(steps[-1])
+    return same_answer(gold, boxed) if boxed else same_answer(gold, steps[-1])
 
 
 def spoken_sentence(step: str) -> str | None:
@@ -91,12 +102,22 @@ def drifting_quantities(sentence: str, known: set[Fraction]) -> list[str]:
     return [q.text for q in find_quantities(sentence) if not q.known_in(known)]
 
 
+def step_values(step: str) -> set:
+    """What a step derives, read from its text and, for LaTeX, from how it is said
+    (``\\frac{2}{7}`` is said "two sevenths")."""
+    values = quantity_values(step)
+    if looks_like_latex(step):
+        with contextlib.suppress(Unsayable):
+            values |= quantity_values(say(step))
+    return values
+
+
 def check_drift(question: str, reasoning: list[str], response: list[dict]) -> None:
     """Each sentence may mention only quantities of the question or of the reasoning
     steps up to its ``after_step``."""
     known_after = [quantity_values(question)]
     for step in reasoning:
-        known_after.append(known_after[-1] | quantity_values(step))
+        known_after.append(known_after[-1] | step_values(step))
     for sentence in response:
         early = drifting_quantities(sentence["text"], known_after[sentence["after_step"]])
         if early:
@@ -105,32 +126,105 @@ def check_drift(question: str, reasoning: list[str], response: list[dict]) -> No
                          f"{sentence['text']!r}")
 
 
-def split(record: dict, config: BuildConfig) -> dict:
-    """Rules backend for GSM8K-style solutions (one step per line, ``#### answer``)."""
+def split_lines(record: dict, config: BuildConfig) -> dict:
+    """GSM8K-style solutions: one step per line, ``<<a=b>>`` notes, ``#### answer``."""
     body = record["solution"].rpartition("####")[0]
     lines = [normalize_space(line) for line in body.splitlines() if line.strip()]
     if not lines:
         raise Reject(STAGE, "no_steps", "the solution has no reasoning lines")
     last_note = verify_notes(body)
     reasoning = [normalize_space(_NOTE_RE.sub("", line)) for line in lines]
-    gold = gold_answer(record)
     response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
     response += spoken_highlights(reasoning)
-    if not states_answer(response[-1]["text"], gold) or response[-1]["after_step"] < len(reasoning):
-        response.append({"text": f"So the answer is {verbalize(record['answer'])}.",
-                         "after_step": len(reasoning)})
-    return _checked(record, reasoning, response, last_note)
+    return _checked(record, reasoning, _with_answer(record, reasoning, response), last_note)
 
 
-def gold_answer(record: dict) -> Fraction:
+def _with_answer(record: dict, reasoning: list[str], response: list[dict]) -> list[dict]:
+    """End on a sentence that states the answer once the reasoning is complete."""
+    if states_answer(response[-1]["text"], record) and response[-1]["after_step"] == len(reasoning):
+        return response
     try:
-        return parse_number(record["answer"])
-    except ValueError:
-        raise Reject(STAGE, "answer_not_numeric", f"gold answer {record['answer']!r}") from None
+        answer = spoken_answer(record)
+    except Unsayable as error:
+        raise Reject(STAGE, f"answer_{error.reason}", error.detail) from None
+    return response + [{"text": f"So the answer is {answer.rstrip('.')}.", "after_step": len(reasoning)}]
 
 
-def states_answer(sentence: str, gold: Fraction) -> bool:
-    return any(same_number(value, gold) for value in quantity_values(sentence))
+def spoken_answer(record: dict) -> str:
+    """The gold answer as it is said; a LaTeX source's answer is math without ``$``."""
+    latex = writes_latex(record)
+    return say(f"${record['answer']}$" if latex else record["answer"], latex)
+
+
+_MATH_MARK_RE = re.compile(r"\\\\|\\\$|\$\$|\$|\\\[|\\\]|\\\(|\\\)|\\begin\{|\\end\{|[.!?](?=\s+[A-Z$\\(])")
+
+
+def prose_steps(solution: str) -> list[str]:
+    """Sentences of a written solution, never cut inside math (``$...$``, ``\\[...\\]``,
+    environments)."""
+    steps, start, inline, depth = [], 0, False, 0
+    for mark in _MATH_MARK_RE.finditer(solution):
+        token = mark.group(0)
+        if token in ("$", "$$"):
+            inline = not inline
+        elif token in ("\\[", "\\(", "\\begin{"):
+            depth += 1
+        elif token in ("\\]", "\\)", "\\end{"):
+            depth = max(depth - 1, 0)
+        elif token in ".!?" and not inline and depth == 0:
+            steps.append(solution[start:mark.end()])
+            start = mark.end()
+    steps.append(solution[start:])
+    steps = [normalize_space(step) for step in steps if step.strip()]
+    boxed = [n for n, step in enumerate(steps) if "\\boxed" in step]
+    return steps[:boxed[-1] + 1] if boxed else steps
+
+
+def _say_step(number: int, step: str, record: dict) -> str:
+    try:
+        spoken = say(step, latex=writes_latex(record))
+    except Unsayable as error:
+        raise Reject(STAGE, f"step_{error.reason}", f"step {number}: {error.detail}") from None
+    bad = unspeakable_characters(spoken)
+    if bad:
+        raise Reject(STAGE, "step_unspeakable", f"step {number} leaves {' '.join(bad)!r}: {spoken[:160]}")
+    return spoken
+
+
+def split_prose(record: dict, config: BuildConfig) -> dict:
+    """Written solutions (MATH, Orca-Math, MetaMathQA): a step per sentence, display
+    math kept with its sentence; the spoken response exists only if every step can be
+    said aloud."""
+    found = unsuitable(record["solution"])
+    if found:
+        raise Reject(STAGE, f"solution_{found[0]}", f"{found[1]!r} in the solution")
+    reasoning = prose_steps(record["solution"])
+    spoken = [_say_step(n, step, record) for n, step in enumerate(reasoning, start=1)]
+    last = len(reasoning)
+    response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
+    response += [{"text": text if text[-1] in ".!?" else text + ".", "after_step": n}
+                 for n, text in enumerate(spoken, start=1) if n == last or n % 2 == 1]
+    return _checked(record, reasoning, _with_answer(record, reasoning, response))
+
+
+def split(record: dict, config: BuildConfig) -> dict:
+    """Rules backend: line-by-line GSM8K solutions, or sentence-by-sentence prose."""
+    if "####" in record["solution"]:
+        return split_lines(record, config)
+    return split_prose(record, config)
+
+
+def states_answer(sentence: str, record: dict) -> bool:
+    """The sentence says the gold answer: as a number, or word for word as it is said."""
+    number = numeric(record["answer"])
+    if number is not None and any(same_number(value, number) for value in quantity_values(sentence)):
+        return True
+    try:
+        said = plain_words(spoken_answer(record))
+    except Unsayable:
+        return False
+    heard = plain_words(sentence)
+    return bool(said) and any(heard[i:i + len(said)] == said for i in range(len(heard) - len(said) + 1))
 
 
 def validate_split(record: dict, reasoning: list[str], response: list[dict],
@@ -138,11 +232,11 @@ def validate_split(record: dict, reasoning: list[str], response: list[dict],
     """What every split must satisfy, whichever backend made it: the reasoning reaches
     the gold answer, the last sentence states it, every sentence is speakable and
     depends on an existing step, and nothing is said before it is derived."""
-    gold = gold_answer(record)
+    gold = record["answer"]
     if not reaches_answer(reasoning, last_note, gold):
         raise Reject(STAGE, "answer_mismatch",
                      f"the last step {reasoning[-1]!r} does not reach the gold answer {gold}")
-    if not states_answer(response[-1]["text"], gold):
+    if not states_answer(response[-1]["text"], record):
         raise Reject(STAGE, "answer_not_stated",
                      f"the last sentence {response[-1]['text']!r} does not say {gold}")
     for sentence in response:

@@ -8,6 +8,7 @@ locate where it completes.
 
 from __future__ import annotations
 
+import calendar
 import re
 from fractions import Fraction
 from functools import cache
@@ -185,14 +186,17 @@ def _parse_run(text: str, words: list[re.Match]) -> list[Quantity]:
             continue
         value = Fraction(total + (current or 0))
         start, end = words[i].start(), words[last].end()
+        parts: frozenset = frozenset()
         if last + 1 < len(words) and words[last + 1].group(0) in denominators and value:
-            value *= denominators[words[last + 1].group(0)]
+            share = denominators[words[last + 1].group(0)]
+            parts = _values({value, 1 / share})
+            value *= share
             end = words[last + 1].end()
             last += 1
         elif words[i].group(0) == "one" and last == i:
             i = last + 1
             continue  # a lone "one" is almost always a pronoun ("one of them")
-        found.append(Quantity(text[start:end], start, end, _values({value})))
+        found.append(Quantity(text[start:end], start, end, _values({value}), parts))
         i = last + 1
     return found
 
@@ -205,6 +209,13 @@ def find_quantities(text: str) -> list[Quantity]:
             else q for q in found]
 
 
+_IMPLIED = {"squared": 2, "cubed": 3, "square root": 2, "cube root": 3,
+            **{calendar.month_name[month]: month for month in range(1, 13)}}
+_IMPLIED_RE = re.compile(rf"\b({'|'.join(_IMPLIED)})\b")
+
+
 def quantity_values(text: str) -> set[Fraction | int]:
-    """All values the quantities in ``text`` may stand for, and the numbers inside them."""
-    return {v for q in find_quantities(text) for v in q.values | q.parts}
+    """All values the quantities in ``text`` may stand for, the numbers inside them, and
+    the numbers that words imply ("x squared" writes x^2, "December" writes 12/...)."""
+    values = {v for q in find_quantities(text) for v in q.values | q.parts}
+    return values | {_IMPLIED[m.group(1)] for m in _IMPLIED_RE.finditer(text)}

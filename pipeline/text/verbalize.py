@@ -7,6 +7,7 @@ percentages, fractions, operators, ranges, clock times and unit abbreviations.
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 
@@ -16,6 +17,7 @@ _QUOTES = str.maketrans(
     {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": ", ", "−": "-", "⁄": "/"}
 )
 
+_POWERS = str.maketrans({"²": "^2", "³": "^3"})
 _UNITS = {
     "km/h": "kilometers per hour", "kph": "kilometers per hour", "mph": "miles per hour",
     "m/s": "meters per second", "ft/s": "feet per second", "lbs": "pounds", "lb": "pounds",
@@ -51,7 +53,7 @@ _PER_RE = re.compile(
 _SYMBOL_WORDS = {
     "&": " and ", "@": " at ", "#": " number ", "°": " degrees", "€": " euros",
     "£": " pounds", "+": " plus ", "×": " times ", "÷": " divided by ", "=": " equals ",
-    "*": " times ", "<": " less than ", ">": " greater than ", "²": " squared", "³": " cubed",
+    "*": " times ", "<": " less than ", ">": " greater than ",
 }
 
 _NUM = r"\d+(?:\.\d+)?"
@@ -104,11 +106,21 @@ def _clock(m: re.Match) -> str:
     return spoken
 
 
+def _date(m: re.Match) -> str:
+    """US order, as GSM8K and MATH write dates: 12/25/2023 is December 25, 2023."""
+    month, day, year = int(m["month"]), int(m["day"]), m["year"]
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return m.group(0)
+    return f"{calendar.month_name[month]} {day}, {year}"
+
+
 def _ratio(m: re.Match) -> str:
     return " to ".join(m.group(0).split(":"))
 
 
 _RULES: list[tuple[re.Pattern, object]] = [
+    (re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}|\d{2})\b"), _date),
+    (re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b"), _date),
     (re.compile(r"(?<=\d),(?=\d{3}\b)"), ""),
     (re.compile(r"(?<![\d.])\.(?=\d)"), "0."),
     (re.compile(r"\$\s?(?P<amount>\d[\d,]*(?:\.\d+)?)"), _money),
@@ -123,7 +135,7 @@ _RULES: list[tuple[re.Pattern, object]] = [
      _ratio),
     (re.compile(r"(?P<hour>\d{1,2}):(?P<minute>[0-5]\d)(?:\s?(?P<half>[ap]\.?m\b\.?))?", re.I),
      _clock),
-    (re.compile(r"(?<=\d)\s?%"), " percent"),
+    (re.compile(r"(?<=[\w)])\s?%"), " percent"),
     (re.compile(r"(?:(?P<whole>\d+)\s+)?(?<![\d.])(?P<num>\d+)/(?P<den>\d+)(?![\d/])"
                 r"(?:(?:st|nd|rd|th)s?|s)?\b"), _fraction),
     (re.compile(rf"(?<=\d)-(?={_NUM}\b)"), " to "),
@@ -137,9 +149,9 @@ _RULES: list[tuple[re.Pattern, object]] = [
 
 def verbalize(text: str) -> str:
     """Say every symbol in ``text`` in words, keeping digits as they are."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    text = unicodedata.normalize("NFKC", text.translate(_POWERS)).translate(_QUOTES)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    text = text.replace("and/or", "or")
+    text = text.replace("and/or", "or").replace("``", '"').replace("''", '"')
     text = _PER_RE.sub(" per ", text)
     text = _UNIT_RE.sub(_unit, text)
     text = _GLUED_UNIT_RE.sub(lambda m: " " + _GLUED_UNITS[m.group(1)], text)
@@ -164,3 +176,11 @@ def unspeakable_characters(text: str) -> list[str]:
     """What in ``text`` a TTS engine could misread: anything but words, digits and
     plain punctuation."""
     return sorted({m.group(0) for m in _UNSPEAKABLE_RE.finditer(text)})
+
+
+_WORD_RE = re.compile(r"[a-z0-9]+")
+
+
+def plain_words(text: str) -> list[str]:
+    """Lower-case words and numbers: what survives reformatting, punctuation and markup."""
+    return _WORD_RE.findall(text.lower())

@@ -1,6 +1,8 @@
 """End to end through Beam: real input files, every stage, real Parquet out."""
 
+import collections
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import apache_beam as beam
@@ -24,10 +26,11 @@ BAD_REASONS = {"source/malformed_json", "source/missing_field", "source/empty_te
                "source/too_long", "source/invalid_utf8"}
 
 
-def run_build(source: str, output: Path, config, **kwargs):
+def run_build(source: str | list[str], output: Path, config, **kwargs):
+    sources = [source] if isinstance(source, str) else source
     with BeamTestPipeline(runner="DirectRunner") as pipeline:
-        records, rejects = build_pipeline(pipeline, parse_source(source), source, str(output),
-                                          config, **kwargs)
+        records, rejects = build_pipeline(pipeline, [parse_source(s) for s in sources], " + ".join(sources),
+                                          str(output), config, **kwargs)
         yield_ids = records | beam.Map(lambda r: r["id"])
         assert_that(yield_ids | beam.combiners.Count.Globally(), lambda n: n[0] > 0, label="Some")
     return json.loads((output / "summary.json").read_text())
@@ -99,3 +102,21 @@ def test_same_input_and_seed_give_identical_shards(tmp_path, config):
     for name in ("data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet",
                  "README.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_mixed_sources_are_deduplicated_and_decontaminated(tmp_path, gsm8k_path, math_path, config):
+    gsm8k_lines = gsm8k_path.read_bytes().splitlines()
+    benchmark = tmp_path / "test.jsonl"
+    benchmark.write_bytes(gsm8k_lines[3] + b"\n")  # a "benchmark" question that is also in train
+    config = replace(config, decontaminate=(str(benchmark),))
+    sources = [f"gsm8k:{gsm8k_path}?limit=12", f"gsm8k:{gsm8k_path}?limit=4",  # 4 exact repeats
+               f"math:{math_path}?limit=12"]
+    summary = run_build(sources, tmp_path / "out", config)
+    rows, rejects = read_rows(tmp_path / "out" / "data"), read_rows(tmp_path / "out" / "rejects")
+    assert summary["inputs"] == 28 == summary["outputs"] + summary["rejects"] == len(rows) + len(rejects)
+    reasons = collections.Counter(f"{r['stage']}/{r['reason']}" for r in rejects)
+    assert reasons["source/duplicate"] == 3 and reasons["source/contaminated"] == 2
+    assert all("test.jsonl:0" in r["detail"] for r in rejects if r["reason"] == "contaminated")
+    assert {row["source"] for row in rows} == {"gsm8k", "math"}
+    assert {row["metadata"]["origin"] for row in rows} == {"train.jsonl", "sample.jsonl"}
+    assert len({row["id"] for row in rows}) == len(rows)

@@ -1,0 +1,23 @@
+"""Rows of a JSONL or Parquet file as JSON bytes, so one parser serves both."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+import pyarrow.parquet as pq
+
+PARQUET_BATCH_ROWS = 1024
+
+
+def json_rows(rows: Iterable[dict]) -> Iterator[bytes]:
+    for row in rows:
+        yield json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def file_rows(path: str, handle) -> Iterable[bytes]:
+    """The rows of an open file: its lines, or a Parquet file's rows as JSON."""
+    if not path.endswith(".parquet"):
+        return handle
+    return (row for batch in pq.ParquetFile(handle).iter_batches(batch_size=PARQUET_BATCH_ROWS)
+            for row in json_rows(batch.to_pylist()))

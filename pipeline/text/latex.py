@@ -1,0 +1,359 @@
+"""Say LaTeX mathematics in words, the way a teacher reads a problem aloud.
+
+``pylatexenc`` parses the markup; this module walks its nodes and writes plain text
+("the square root of x squared plus 1") with numbers kept as digits and the
+dollar and percent signs kept for ``verbalize`` to say. What cannot be said clearly
+(matrices, tables, multi-line layouts, unknown macros) raises ``Unsayable`` with a
+specific reason, so a stage can reject the item instead of speaking nonsense.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pylatexenc.latexwalker import (
+    LatexCharsNode,
+    LatexCommentNode,
+    LatexEnvironmentNode,
+    LatexGroupNode,
+    LatexMacroNode,
+    LatexMathNode,
+    LatexSpecialsNode,
+    LatexWalker,
+    LatexWalkerError,
+)
+
+from pipeline.text.verbalize import fraction_words, verbalize
+
+
+class Unsayable(ValueError):
+    """Markup that has no clear spoken form; ``reason`` names the kind."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+_WORDS = {
+    "cdot": "times", "times": "times", "div": "divided by", "pm": "plus or minus",
+    "mp": "minus or plus", "le": "is less than or equal to", "leq": "is less than or equal to",
+    "ge": "is greater than or equal to", "geq": "is greater than or equal to",
+    "lt": "is less than", "gt": "is greater than", "ne": "is not equal to",
+    "neq": "is not equal to", "approx": "is approximately", "equiv": "is congruent to",
+    "cong": "is congruent to", "sim": "is similar to", "parallel": "is parallel to",
+    "perp": "is perpendicular to", "mid": "divides", "nmid": "does not divide",
+    "in": "in", "notin": "not in", "cup": "union", "cap": "intersection",
+    "subset": "is a subset of", "subseteq": "is a subset of", "emptyset": "the empty set",
+    "varnothing": "the empty set", "to": "to", "rightarrow": "to", "Rightarrow": "so", "Longrightarrow": "so",
+    "iff": "if and only if", "Leftrightarrow": "if and only if", "therefore": "so", "implies": "implies",
+    "infty": "infinity", "angle": "angle", "triangle": "triangle", "bigtriangleup": "triangle",
+    "square": "square", "circ": "composed with", "prime": "prime", "ell": "l",
+    "lfloor": "the floor of", "rfloor": "", "lceil": "the ceiling of", "rceil": "",
+    "ldots": "dot dot dot", "cdots": "dot dot dot", "dots": "dot dot dot",
+    "dotsb": "dot dot dot", "dotsm": "dot dot dot", "dotsc": "dot dot dot",
+    "gcd": "the greatest common divisor of", "lcm": "the least common multiple of",
+    "sin": "sine", "cos": "cosine", "tan": "tangent", "cot": "cotangent", "sec": "secant",
+    "csc": "cosecant", "arcsin": "arc sine", "arccos": "arc cosine", "arctan": "arc tangent",
+    "log": "log", "ln": "the natural log of", "exp": "e to the", "max": "the maximum of",
+    "min": "the minimum of", "det": "the determinant of", "deg": "degrees", "bmod": "mod",
+    "mod": "mod", "%": "%", "$": "$", "&": "and", "#": "number", "{": "", "}": "", "_": "blank",
+    "|": "the absolute value of", "vert": "", "star": "star", "bullet": "bullet",
+    "clubsuit": "club", "spadesuit": "spade", "heartsuit": "heart", "diamondsuit": "diamond",
+    "surd": "the square root of", "cdotp": "times",
+}
+_GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
+          "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau",
+          "upsilon", "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda",
+          "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega")
+_WORDS.update({name: name.removeprefix("var").lower() for name in _GREEK})
+_SILENT = {"left", "right", "displaystyle", "textstyle", "limits", "big", "Big", "bigg", "Bigg",
+           "bigl", "bigr", "Bigl", "Bigr", ",", ";", ":", "!", " ", "quad", "qquad", "allowbreak",
+           "nonumber", "rm", "bf", "it", "cal", "large", "Large", "small", "notag"}
+_TEXT = {"boxed", "text", "textbf", "textit", "textrm", "textsf", "mbox", "emph", "mathrm", "mathbf",
+         "mathit", "mathsf", "bold", "boldsymbol", "operatorname", "mathop", "underline", "fbox"}
+_LETTERS = {"mathbb": {"R": "the real numbers", "Z": "the integers", "N": "the natural numbers",
+                       "Q": "the rational numbers", "C": "the complex numbers"}}
+_FRACTIONS = {"frac", "dfrac", "tfrac", "cfrac"}
+_BINOMIALS = {"binom", "dbinom", "tbinom"}
+_ROWS = {"align": ", and ", "align*": ", and ", "aligned": ", and ", "eqnarray": ", and ",
+         "eqnarray*": ", and ", "gather": ", and ", "gather*": ", and ", "split": ", and ",
+         "multline": " ", "multline*": " ", "cases": "; "}
+_LAYOUTS = {"pmatrix": "matrix", "bmatrix": "matrix", "vmatrix": "matrix", "matrix": "matrix",
+            "Bmatrix": "matrix", "smallmatrix": "matrix", "array": "table", "tabular": "table"}
+_OPERATORS = {"+": " plus ", "=": " equals ", "<": " is less than ", ">": " is greater than ",
+              "*": " times ", "/": " over ", "!": " factorial ", "'": " prime ", ":": " to ",
+              "[": " (", "]": ") ", "(": " (", ")": ") ", ",": ", ", ".": ". ", ";": "; ",
+              "?": "? ", "~": " "}
+_TOKEN_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d,])|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\s+|.")
+_FUNCTIONS = frozenset("fghpqPQ")
+_LIMITS = {"sum": "the sum", "prod": "the product", "lim": "the limit", "int": "the integral"}
+
+
+class _Math:
+    """Turns the node list of one math span into words."""
+
+    def __init__(self, nodes: list, row_break: str | None = None) -> None:
+        self.items = _items(nodes)
+        self.at = 0
+        self.bars = 0
+        self.row_break = row_break
+
+    def say(self) -> str:
+        words = []
+        while self.at < len(self.items):
+            words.append(self.one(words))
+        return "".join(words)
+
+    def next_item(self):
+        """The next argument: a group, a macro or a single token."""
+        while self.at < len(self.items) and isinstance(self.items[self.at], str) and \
+                self.items[self.at].isspace():
+            self.at += 1
+        if self.at >= len(self.items):
+            raise Unsayable("unsupported_latex", "an operator without an argument")
+        item = self.items[self.at]
+        self.at += 1
+        return item
+
+    def argument(self) -> str:
+        item = self.next_item()
+        if isinstance(item, LatexGroupNode):
+            return _say_math(item.nodelist).strip()
+        if isinstance(item, str):
+            return _token(item, True).strip()
+        return _Math([item]).say().strip()
+
+    def one(self, said: list[str]) -> str:
+        item = self.items[self.at]
+        self.at += 1
+        if isinstance(item, str):
+            return self.token(item, said)
+        if isinstance(item, LatexGroupNode):
+            return " " + _say_math(item.nodelist) + " "
+        if isinstance(item, LatexMacroNode):
+            return " " + self.macro(item) + " "
+        if isinstance(item, LatexEnvironmentNode) and item.environmentname in _ROWS:
+            return " " + _Math(item.nodelist, _ROWS[item.environmentname]).say() + " "
+        if isinstance(item, LatexEnvironmentNode):
+            raise Unsayable(_LAYOUTS.get(item.environmentname, "multiline_math"),
+                            f"\\begin{{{item.environmentname}}}")
+        if isinstance(item, LatexMathNode):
+            return " " + _say_math(item.nodelist) + " "
+        if isinstance(item, LatexCommentNode):
+            return " "
+        raise Unsayable("unsupported_latex", type(item).__name__)
+
+    def token(self, token: str, said: list[str]) -> str:
+        if token == "^":
+            return self.power()
+        if token == "_":
+            return " sub " + self.argument() + " "
+        if token == "-":
+            previous = "".join(said).rstrip()
+            starts = not previous or previous.endswith(("(", "equals", "than", "to", "plus", "minus",
+                                                        "times", "over", "by", ","))
+            return " negative " if starts else " minus "
+        if token == "|":
+            self.bars += 1
+            return " the absolute value of " if self.bars % 2 else " "
+        if token == "&" and self.row_break is not None:
+            return " "
+        if token == "&" or token == "\\":
+            raise Unsayable("multiline_math", "an aligned layout")
+        if token in _FUNCTIONS and self.peek("("):
+            return f" {token} of "
+        if token == "/" and "".join(said).rstrip()[-1:].isdigit() and self.peek_digits():
+            return " / "
+        return _token(token, True)
+
+    def peek_digits(self) -> bool:
+        following = self.items[self.at] if self.at < len(self.items) else None
+        return isinstance(following, str) and following.isdigit()
+
+    def power(self) -> str:
+        spoken = self.argument()
+        if spoken == _WORDS["circ"]:
+            return " degrees "
+        if spoken in ("prime", "prime prime"):
+            return f" {spoken} "
+        return {"2": " squared ", "3": " cubed "}.get(spoken, f" to the power of {spoken} ")
+
+    def macro(self, node: LatexMacroNode) -> str:
+        name = node.macroname
+        args = [a for a in (node.nodeargd.argnlist if node.nodeargd else []) if a is not None]
+        if name in _SILENT:
+            return ""
+        if name in ("hspace", "vspace", "phantom"):
+            self.arguments(args, 1)
+            return ""
+        if name == "\\" and self.row_break is not None:
+            return self.row_break
+        if name == "\\":
+            raise Unsayable("multiline_math", "a line break inside math")
+        if name in _FRACTIONS:
+            top, bottom = self.arguments(args, 2)
+            if top.isdigit() and bottom.isdigit() and int(top) < 100 and 1 < int(bottom) <= 100:
+                return fraction_words(int(top), int(bottom))
+            return f"{top} over {bottom}" if _simple(top) and _simple(bottom) else \
+                f"the fraction {top}, over {bottom},"
+        if name == "sqrt":
+            index = _say_math(args[0].nodelist).strip() if len(args) == 2 else ""
+            radicand = self.arguments(args[-1:], 1)[0]
+            root = {"": "square", "2": "square", "3": "cube"}.get(index, f"{index}th")
+            return f"the {root} root of {radicand}"
+        if name in _BINOMIALS:
+            top, bottom = self.arguments(args, 2)
+            return f"{top} choose {bottom}"
+        if name == "pmod":
+            return f"modulo {self.arguments(args, 1)[0]}"
+        if name == "overline":
+            return f"segment {self.arguments(args, 1)[0]}"
+        if name in ("overrightarrow", "vec"):
+            return f"vector {self.arguments(args, 1)[0]}"
+        if name in _TEXT:
+            item = args[0] if args else self.next_item()
+            nodes = item.nodelist if isinstance(item, LatexGroupNode) else [item]
+            return _say_text(nodes) if name.startswith(("text", "mbox", "emph")) else _say_math(nodes)
+        if name in _LETTERS:
+            letter = self.arguments(args, 1)[0]
+            return _LETTERS[name].get(letter, letter)
+        if name in _LIMITS:
+            return self.limits(_LIMITS[name])
+        if name == "log" and self.peek("_"):
+            self.at += 1
+            return f"log base {self.argument()} of"
+        if name in _WORDS:
+            return _WORDS[name]
+        raise Unsayable("unsupported_latex", f"\\{name}")
+
+    def peek(self, token: str) -> bool:
+        return self.at < len(self.items) and isinstance(self.items[self.at], str) \
+            and self.items[self.at] == token
+
+    def limits(self, words: str) -> str:
+        lower = upper = ""
+        for _ in range(2):
+            if self.peek("_"):
+                self.at += 1
+                lower = self.argument()
+            elif self.peek("^"):
+                self.at += 1
+                upper = self.argument()
+        if lower and upper:
+            return f"{words} from {lower} to {upper} of"
+        return f"{words} over {lower} of" if lower else f"{words} of"
+
+    def arguments(self, parsed: list, count: int) -> list[str]:
+        """Macro arguments as words: parsed by pylatexenc, or read from what follows."""
+        if len(parsed) >= count:
+            return [_say_math(a.nodelist if isinstance(a, LatexGroupNode) else [a]).strip()
+                    for a in parsed[:count]]
+        return [self.argument() for _ in range(count)]
+
+
+def _simple(words: str) -> bool:
+    return len(words.split()) == 1
+
+
+def _token(token: str, math: bool) -> str:
+    if token[0].isdigit() or token[0] == ".":
+        return " " + token + " "
+    if token.isalpha():
+        return " " + token + " "
+    if token.isspace():
+        return " "
+    return _OPERATORS.get(token, " " + token + " ") if math else token
+
+
+def _items(nodes: list) -> list:
+    """Nodes with their character runs cut into tokens (numbers, letters, symbols)."""
+    items: list = []
+    for node in nodes:
+        if isinstance(node, LatexCharsNode):
+            items += _TOKEN_RE.findall(node.chars)
+        elif isinstance(node, LatexSpecialsNode):
+            items.append(node.specials_chars)
+        else:
+            items.append(node)
+    return items
+
+
+def _say_math(nodes: list) -> str:
+    return _Math(nodes).say()
+
+
+def _say_text(nodes: list) -> str:
+    """Text mode: characters pass through, math spans and macros are said."""
+    out = []
+    for node in nodes:
+        if isinstance(node, LatexCharsNode):
+            out.append(node.chars)
+        elif isinstance(node, LatexMathNode):
+            out.append(" " + _say_math(node.nodelist) + " ")
+        elif isinstance(node, LatexGroupNode):
+            out.append(_say_text(node.nodelist))
+        elif isinstance(node, LatexSpecialsNode):
+            out.append(" " if node.specials_chars == "~" else node.specials_chars)
+        elif isinstance(node, LatexCommentNode) or (
+                isinstance(node, LatexMacroNode) and node.macroname == "\\"):
+            out.append(" ")
+        else:
+            out.append(_Math([node]).say())
+    return "".join(out)
+
+
+_TIDY = (
+    (re.compile(r"\s+"), " "),
+    (re.compile(r",\s*$"), ""),
+    (re.compile(r"(?<![\d.])(\d+)\s+/\s+(\d+)(?![\d.])"), r"\1/\2"),
+    (re.compile(r",(?:\s*,)+"), ","),
+    (re.compile(r",\s*(?=[.?!;])"), ""),
+    (re.compile(r"\$\s+(?=[\d.])"), "$"),
+    (re.compile(r"(?<=\d)\s+%"), "%"),
+    (re.compile(r"\(\s+"), "("),
+    (re.compile(r"\s+\)"), ")"),
+)
+_SHORT_ARGUMENTS_RE = re.compile(r"\\([dt]?frac|binom|dbinom)\s*(\d)(\d)")
+
+
+def canonical(text: str) -> str:
+    """``\\frac25`` written out as ``\\frac{2}{5}`` and ``10{,}000`` or ``10,\\!000`` as
+    ``10,000``, so digits read as the numbers they are."""
+    text = text.replace("{,}", ",").replace(",\\!", ",")
+    return _SHORT_ARGUMENTS_RE.sub(r"\\\1{\2}{\3}", text)
+
+
+def latex_to_words(text: str) -> str:
+    """Plain text for ``text`` with every math span said in words."""
+    try:
+        nodes, _, _ = LatexWalker(canonical(text), tolerant_parsing=False).get_latex_nodes()
+    except LatexWalkerError as error:
+        raise Unsayable("malformed_latex", str(error).splitlines()[0][:120]) from None
+    except IndexError:
+        raise Unsayable("malformed_latex", "unbalanced markup") from None
+    spoken = _say_text(nodes)
+    for pattern, replacement in _TIDY:
+        spoken = pattern.sub(replacement, spoken)
+    return spoken
+
+
+_MACRO_RE = re.compile(r"\\[a-zA-Z]+|\\[$%\[(]|\$\$")
+_SPAN_RE = re.compile(r"(?<!\\)\$(?=\S)([^$\n]*?)(?<=[^\s\\])\$")
+_MATHY_RE = re.compile(r"^[^\d]|[=^_{}+<>/|*!]|^[\d.,]+$")
+
+
+def looks_like_latex(text: str) -> bool:
+    """Whether ``$`` in ``text`` delimits math rather than money: a macro, an escaped
+    sign, or a ``$...$`` span that looks like math ("$x+1$", "$50$"), where "$5 and $10"
+    or "($3 a loaf) ... ($" are prices."""
+    if _MACRO_RE.search(text):
+        return True
+    return any(_MATHY_RE.search(span) for span in _SPAN_RE.findall(text))
+
+
+def say(text: str, latex: bool | None = None) -> str:
+    """Spoken text for ``text``: LaTeX said in words (``latex`` True, or None and the
+    text looks like LaTeX), then every remaining symbol verbalized. Raises ``Unsayable``."""
+    if latex is None:
+        latex = looks_like_latex(text)
+    return verbalize(latex_to_words(text) if latex else text)

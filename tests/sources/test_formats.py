@@ -1,0 +1,110 @@
+"""Every source format, every container (JSONL, Parquet, a Hub-style dataset folder),
+per-source limits and weights."""
+
+import json
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.beam.source import ReadSource, count_inputs
+from pipeline.config import BuildConfig
+from pipeline.reject import Reject
+from pipeline.sources import parse_source
+from pipeline.sources.records import final_answer, generic_format, parse_line
+
+ROWS = {
+    "math": {"problem": "What is $\\frac{1}{2}+\\frac{1}{3}$?", "level": "Level 1",
+             "type": "Prealgebra", "solution": "The sum is $\\boxed{\\frac{5}{6}}$."},
+    "orca": {"question": "Ann has 3 pens and buys 4 more. How many pens?",
+             "answer": "She has 3 + 4 = 7 pens in all."},
+    "metamath": {"query": "What is 6 times 7?", "response": "6 x 7 = 42.\nThe answer is: 42",
+                 "type": "GSM_Rephrased"},
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(ROWS))
+def test_each_format_reads_its_fields_and_final_answer(fmt):
+    record = parse_line(fmt, fmt, "train", 0, json.dumps(ROWS[fmt]).encode(), 8000, "file.jsonl")
+    assert record["answer"] == {"math": "\\frac{5}{6}", "orca": "7", "metamath": "42"}[fmt]
+    assert record["metadata"]["origin"] == "file.jsonl"
+    if fmt == "math":
+        assert record["metadata"] | {"origin": ""} == {"type": "Prealgebra", "level": "Level 1", "origin": ""}
+
+
+def test_final_answers_in_every_style():
+    assert final_answer("so 5\n#### 1,200") == "1200"
+    assert final_answer("thus $x = \\boxed{\\dfrac{9}{7}}$.") == "\\dfrac{9}{7}"
+    assert final_answer("nested $\\boxed{\\frac{\\sqrt{3}}{2}}$") == "\\frac{\\sqrt{3}}{2}"
+    assert final_answer("The answer is: 12") == "12"
+    assert final_answer("no number here") is None
+    assert final_answer("she ends with 20 apples.", last_number=True) == "20"
+
+
+def test_generic_sources_map_their_columns():
+    fmt = generic_format({"question": "prompt", "solution": "completion", "level": "difficulty"})
+    raw = json.dumps({"prompt": "What is 2+2?", "completion": "2+2=4. The answer is 4",
+                      "difficulty": 3}).encode()
+    record = parse_line(fmt, "generic", "train", 0, raw, 8000)
+    assert (record["problem"], record["answer"], record["metadata"]["level"]) == ("What is 2+2?", "4", "3")
+    with pytest.raises(ValueError):
+        generic_format({"question": "prompt"})
+    with pytest.raises(Reject) as rejected:
+        parse_line(fmt, "generic", "train", 0, json.dumps({"prompt": "x?", "completion": "no"}).encode(), 80)
+    assert rejected.value.reason == "missing_final_answer"
+
+
+def test_source_options_are_parsed_and_checked():
+    spec = parse_source("math:hub:EleutherAI/hendrycks_math?config=algebra&split=test&limit=5")
+    assert (spec.hub, spec.dataset, spec.config, spec.split, spec.limit) == (
+        True, "EleutherAI/hendrycks_math", "algebra", "test", 5)
+    assert parse_source("gsm8k:a.jsonl?weight=0.25").weight == 0.25
+    for bad in ("gsm8k:a.jsonl?weight=2", "gsm8k:a.jsonl?limit=0", "gsm8k:a.jsonl?colour=red",
+                "nosuch:a.jsonl", "gsm8k:"):
+        with pytest.raises(ValueError):
+            parse_source(bad)
+
+
+def _read(spec_text: str, rows: list[dict], origin: str) -> int:
+    """Read a source through Beam, check every row arrived as a record, return the count."""
+    spec = parse_source(spec_text)
+    config = BuildConfig()
+    with BeamTestPipeline(runner="DirectRunner") as pipeline:
+        _, records, rejects = pipeline | ReadSource(spec, config, None)
+        seen = records | beam.Map(lambda r: (r["source_index"], r["problem"], r["metadata"]["origin"]))
+        assert_that(seen, equal_to([(i, row["problem"], origin) for i, row in enumerate(rows)]))
+        assert_that(rejects, equal_to([]), label="NoRejects")
+    return count_inputs(spec, None, config.seed)
+
+
+def _math_rows(n: int) -> list[dict]:
+    return [{**ROWS["math"], "problem": f"What is ${i}+1$?", "solution": f"It is $\\boxed{{{i + 1}}}$."}
+            for i in range(n)]
+
+
+def test_parquet_files_read_like_jsonl(tmp_path):
+    rows = _math_rows(7)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "train-00000-of-00001.parquet")
+    assert _read(f"math:{tmp_path}/*.parquet", rows, "train-00000-of-00001.parquet") == 7
+
+
+def test_a_dataset_folder_reads_through_load_dataset(tmp_path):
+    rows = _math_rows(5)
+    folder = tmp_path / "my_math"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert _read(f"math:hub:{folder}", rows, str(folder)) == 5
+
+
+def test_limit_and_weight_choose_the_same_rows_every_time(tmp_path):
+    rows = _math_rows(200)
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    first = count_inputs(parse_source(f"math:{path}?weight=0.5"), None, 0)
+    assert 70 < first < 130
+    assert count_inputs(parse_source(f"math:{path}?weight=0.5"), None, 0) == first
+    assert count_inputs(parse_source(f"math:{path}?limit=30"), 10, 0) == 10
+    assert count_inputs(parse_source(f"math:{path}?limit=30"), None, 0) == 30

@@ -1,0 +1,85 @@
+"""LaTeX and symbols said the way a teacher reads them; what cannot be said is refused."""
+
+import pytest
+
+from pipeline.text.latex import Unsayable, looks_like_latex, say
+from pipeline.text.verbalize import unspeakable_characters
+
+SPOKEN = [
+    # the hard cases
+    ("It costs $0.50.", "It costs 50 cents."),
+    ("Eat 1/2 of the pie.", "Eat one half of the pie."),
+    ("Born on 12/25/2023.", "Born on December 25, 2023."),
+    ("Meet at 3:45 pm.", "Meet at 3 45 p.m."),
+    (r"What is $2^{10}$?", "What is 2 to the power of 10?"),
+    (r"Add $\frac{3}{4}$ cup.", "Add three quarters cup."),
+    ("It is -5 outside.", "It is negative 5 outside."),
+    ("About 1,000,000 people.", "About 1000000 people."),
+    (r"Solve $x^2+3x-4=0$.", "Solve x squared plus 3 x minus 4 equals 0."),
+    # currency, percentages, fractions, decimals, ranges, operators
+    ("A $1,250.50 bill.", "A 1250 dollars and 50 cents bill."),
+    (r"Pay $\$3.25$ now.", "Pay 3 dollars and 25 cents now."),
+    (r"A $15\%$ tip.", "A 15 percent tip."),
+    ("Use 2 3/4 cups.", "Use 2 and three quarters cups."),
+    ("Wait 3-5 days.", "Wait 3 to 5 days."),
+    ("Compute 3 x 4 and 8 ÷ 2.", "Compute 3 times 4 and 8 divided by 2."),
+    (r"Find $a \times b \div c \cdot d$.", "Find a times b divided by c times d."),
+    # powers, roots, units, ordinals, clock times, dates
+    (r"Let $y = \sqrt{x}$ and $z=\sqrt[3]{8}$.",
+     "Let y equals the square root of x and z equals the cube root of 8."),
+    ("Drive at 60 km/h for 2 hrs.", "Drive at 60 kilometers per hour for 2 hours."),
+    ("A 5 lbs bag and 12 oz of tea.", "A 5 pounds bag and 12 ounces of tea."),
+    ("An area of 30 cm².", "An area of 30 centimeters squared."),
+    ("The 3rd day, on 2024-01-05.", "The 3rd day, on January 5, 2024."),
+    # LaTeX structure
+    (r"$\dfrac{x+1}{2x}$", "the fraction x plus 1, over 2 x"),
+    (r"If $a \le b$, $b \ge c$ and $c \neq d$.",
+     "If a is less than or equal to b, b is greater than or equal to c and c is not equal to d."),
+    (r"A circle of area $\pi r^2$.", "A circle of area pi r squared."),
+    (r"An angle of $45^\circ$.", "An angle of 45 degrees."),
+    (r"Find $\left(\frac{1}{2}\right)^3$.", "Find (one half) cubed."),
+    (r"It weighs $5\text{ kg}$.", "It weighs 5 kilograms."),
+    (r"Let $a_n = 2^n$.", "Let a sub n equals 2 to the power of n."),
+    (r"Find $|x-2|$.", "Find the absolute value of x minus 2."),
+    (r"Compute $\dbinom{5}{2}$.", "Compute 5 choose 2."),
+    (r"Find $f(3)$.", "Find f of (3)."),
+    (r"Solve $17 \equiv x \pmod{5}$.", "Solve 17 is congruent to x modulo 5."),
+    (r"Find $\lfloor 2.5 \rfloor$.", "Find the floor of 2.5."),
+    (r"A $10{,}000$ loan.", "A 10000 loan."),
+]
+
+
+@pytest.mark.parametrize(("written", "spoken"), SPOKEN)
+def test_each_family_is_said_in_words(written, spoken):
+    said = say(written, latex=None)
+    assert said == spoken
+    assert unspeakable_characters(said) == []
+
+
+@pytest.mark.parametrize(("markup", "reason"), [
+    (r"$\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}$", "matrix"),
+    (r"$\begin{tabular}{cc} 1 & 2 \end{tabular}$", "table"),
+    (r"$\frac{1}{2$", "malformed_latex"),
+    (r"$\weirdmacro{x}$", "unsupported_latex"),
+    (r"$a \\ b$", "multiline_math"),
+])
+def test_what_cannot_be_said_is_refused_with_a_reason(markup, reason):
+    with pytest.raises(Unsayable) as refused:
+        say(markup, latex=True)
+    assert refused.value.reason == reason
+
+
+def test_aligned_rows_and_cases_are_said_row_by_row():
+    said = say(r"$\begin{align*} x &= 2 \\ y &= 3 \end{align*}$", latex=True)
+    assert said == "x equals 2, and y equals 3"
+
+
+@pytest.mark.parametrize(("text", "latex"), [
+    ("It costs $5 and $10 more.", False),
+    ("Nathan pays ($25 to rent) and ($10 each).", False),
+    ("Find $x$ if $x+1=2$.", True),
+    ("The first $50$ numbers.", True),
+    (r"It costs \$5.", True),
+])
+def test_dollar_signs_are_told_apart_from_math(text, latex):
+    assert looks_like_latex(text) is latex
