@@ -10,10 +10,18 @@ TTS ?= espeak
 RUNNER ?= DirectRunner
 ARGS ?=
 
+# Remote runs (see README, "Running at scale").
+PROJECT ?=
+REGION ?= us-central1
+BUCKET ?=
+IMAGE ?=
+WORKERS ?= 50
+FLINK_MASTER ?= localhost:8081
+
 TRAIN_OUT ?= build/train
 STEPS ?= 300
 
-.PHONY: venv dataset train report test test-slow lint bench bench-memory clean
+.PHONY: venv dataset train report test test-slow lint bench bench-memory image dataflow flink clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +34,26 @@ venv: $(VENV)/.installed
 dataset: venv
 	$(BIN)/python -m pipeline --source $(SOURCE) --output $(OUT) --llm $(LLM) --tts $(TTS) \
 		--runner $(RUNNER) $(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
+
+image:
+	test -n "$(IMAGE)" || (echo "set IMAGE=registry/name:tag" && exit 2)
+	docker build -t $(IMAGE) . && docker push $(IMAGE)
+
+dataflow: venv
+	test -n "$(PROJECT)" -a -n "$(BUCKET)" -a -n "$(IMAGE)" || (echo "set PROJECT, BUCKET and IMAGE" && exit 2)
+	$(BIN)/python -m pip install --quiet -e '.[gcp]'
+	$(BIN)/python -m pipeline --source $(SOURCE) --output gs://$(BUCKET)/$(OUT) --llm $(LLM) --tts $(TTS) \
+		--runner DataflowRunner --project $(PROJECT) --region $(REGION) \
+		--temp_location gs://$(BUCKET)/tmp --staging_location gs://$(BUCKET)/staging \
+		--sdk_container_image $(IMAGE) --sdk_location container --max_num_workers $(WORKERS) \
+		--shard_bytes 500MB $(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
+
+flink: venv
+	test -n "$(IMAGE)" || (echo "set IMAGE (the worker image the Flink task managers pull)" && exit 2)
+	$(BIN)/python -m pipeline --source $(SOURCE) --output $(OUT) --llm $(LLM) --tts $(TTS) \
+		--runner FlinkRunner --flink_master $(FLINK_MASTER) --parallelism $(WORKERS) \
+		--environment_type DOCKER --environment_config $(IMAGE) \
+		--shard_bytes 500MB $(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
 
 train: venv
 	$(BIN)/python -m training --data $(OUT) --out $(TRAIN_OUT) --steps $(STEPS)

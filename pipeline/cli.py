@@ -13,7 +13,7 @@ import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.beam.build import build_pipeline
 from pipeline.config import BuildConfig
@@ -78,11 +78,25 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--shard_rows", type=int, default=250,
                     help="shard size: ceil(inputs / shard_rows) shards, so at most about this "
                          "many rows each (default 250)")
+    ap.add_argument("--shard_bytes", type=_size, default=0, metavar="SIZE",
+                    help="target shard size instead of --shard_rows, e.g. 500MB (estimated from "
+                         "the mean row size measured on GSM8K with espeak)")
     ap.add_argument("--num_shards", type=int, default=0,
                     help="a fixed number of output shards instead of --shard_rows")
+    ap.add_argument("--no_progress", action="store_true",
+                    help="do not print the progress line (local runners print one every 5 s)")
     ap.add_argument("--decode_rate", type=float, default=50.0,
                     help="tokens per second used to turn positions into delays (default 50)")
     return ap
+
+
+def _size(text: str) -> int:
+    """'500MB' -> 500_000_000."""
+    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "B": 1}
+    for unit, factor in units.items():
+        if text.upper().endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
 
 
 def clear_previous_output(output: str) -> None:
@@ -91,6 +105,11 @@ def clear_previous_output(output: str) -> None:
         matches = FileSystems.match([FileSystems.join(output, pattern)])[0].metadata_list
         if matches:
             FileSystems.delete([m.path for m in matches])
+
+
+def _local(beam_args: list[str]) -> bool:
+    runner = PipelineOptions(beam_args).view_as(StandardOptions).runner or "DirectRunner"
+    return runner in ("DirectRunner", "PrismRunner", "PortableRunner")
 
 
 def run(argv: list[str] | None = None) -> dict:
@@ -129,7 +148,8 @@ def run(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         build_pipeline(pipeline, specs, " + ".join(sources), args.output, config, args.limit,
-                       args.shard_rows, args.num_shards, generic)
+                       args.shard_rows, args.num_shards, generic, args.shard_bytes,
+                       progress=not args.no_progress and _local(beam_args))
     elapsed = time.perf_counter() - started
     with FileSystems.open(FileSystems.join(args.output, "summary.json")) as handle:
         summary = json.loads(handle.read())

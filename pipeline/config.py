@@ -35,6 +35,10 @@ class BuildConfig:
     speaking_rate: float = 2.5
     question_voices: tuple[str, ...] = ("en-us", "en-us+m3", "en-us+f2", "en-us+m7", "en-us+f4")
     response_voice: str = "en-us+f3"
+    question_sampling_rate: int = 16000
+    response_sampling_rate: int = 24000
+    loudness_dbfs: float = -20.0
+    sentence_pause_ms: int = 250
     min_words_per_second: float = 1.2
     max_words_per_second: float = 5.0
 

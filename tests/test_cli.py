@@ -15,7 +15,8 @@ def test_help_explains_every_flag():
     result = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True,
                             text=True, check=True)
     for flag in ("--source", "--output", "--limit", "--llm", "--tts", "--tokenizer", "--p", "--q",
-                 "--seed", "--base_url", "--model", "--num_shards", "--judge"):
+                 "--seed", "--base_url", "--model", "--num_shards", "--judge", "--field",
+                 "--decontaminate", "--ngram", "--shard_bytes", "--no_progress"):
         assert flag in result.stdout
 
 
@@ -27,6 +28,15 @@ def test_cli_builds_a_dataset_and_prints_the_summary(tmp_path, capsys):
     assert "inputs 10 = outputs 10 + rejects 0" in capsys.readouterr().out
     rows = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "data").glob("*.parquet"))
     assert rows == 10
+
+
+def test_a_byte_target_sets_the_shard_count_and_progress_is_shown(tmp_path, capsys):
+    from pipeline.beam.build import ESTIMATED_ROW_BYTES
+
+    run(["--source", "generate:12", "--output", str(tmp_path),
+         "--shard_bytes", f"{4 * ESTIMATED_ROW_BYTES}B"])
+    assert len(list((tmp_path / "data").glob("train-*-of-00003.parquet"))) == 3
+    assert "progress: 12 rows written of 12 inputs" in capsys.readouterr().err
 
 
 def test_rebuild_leaves_no_stale_shard(tmp_path):

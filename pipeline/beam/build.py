@@ -6,6 +6,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam.dedup import DropDuplicates
+from pipeline.beam.progress import Progress
 from pipeline.beam.sink import WriteShards, fill_missing_shards, shard_count, write_json, write_text
 from pipeline.beam.source import ReadSource, count_inputs
 from pipeline.beam.stage import ApplyStage
@@ -25,6 +26,10 @@ STAGES = (
     ("speech", speech.make, "record"),
 )
 REJECT_SHARD_ROWS = 50_000
+# Mean bytes of one finished row (two WAV clips and the texts), measured on the first 300
+# GSM8K train problems with espeak: 237.6 MB of shards for 299 rows. Turns --shard_bytes
+# into a row count.
+ESTIMATED_ROW_BYTES = 795_000
 TEMP_DIR = "_parts"
 
 
@@ -49,7 +54,8 @@ def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, out
 
 def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_label: str, output: str,
                    config: BuildConfig, limit: int | None = None, shard_rows: int = 250,
-                   num_shards: int = 0, generic: SourceFormat | None = None):
+                   num_shards: int = 0, generic: SourceFormat | None = None, shard_bytes: int = 0,
+                   progress: bool = False):
     """Add every step to ``pipeline``; returns the finished records and all rejects."""
     raws, sourced, rejects = [], [], []
     for number, spec in enumerate(specs):
@@ -71,7 +77,11 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
 
     inputs = raw | "CountInputs" >> beam.combiners.Count.Globally()
     expected_inputs = sum(count_inputs(spec, limit, config.seed) for spec in specs)
+    if shard_bytes:
+        shard_rows = max(1, shard_bytes // ESTIMATED_ROW_BYTES)
     shards = shard_count(expected_inputs, shard_rows, num_shards)
+    if progress:
+        _ = records | "Progress" >> Progress(expected_inputs)
     reject_shards = shard_count(expected_inputs, REJECT_SHARD_ROWS, 0)
     temp = FileSystems.join(output, TEMP_DIR)
     written = records | "WriteRecords" >> WriteShards(

@@ -7,11 +7,10 @@ import re
 
 from pipeline.config import BuildConfig
 from pipeline.reject import Reject
-from pipeline.tts.audio import audio_problem, hf_audio, to_wav
+from pipeline.tts.audio import Clip, audio_problem, hf_audio, join_sentences, to_wav
 from pipeline.tts.espeak import EspeakEngine, TTSError, Voice
 
 STAGE = "speech"
-QUESTION_RATE, RESPONSE_RATE = 16000, 16000
 
 
 def question_voice(record_id: str, config: BuildConfig) -> Voice:
@@ -21,39 +20,45 @@ def question_voice(record_id: str, config: BuildConfig) -> Voice:
     return Voice(name, rate=160 + digest[1] % 31, pitch=40 + digest[2] % 21)
 
 
-def _render(engine: EspeakEngine, text: str, voice: Voice, rate: int, path: str,
-            config: BuildConfig) -> tuple[dict, float]:
+def _synthesize(engine: EspeakEngine, text: str, voice: Voice):
     try:
-        pcm = engine.synthesize(text, voice)
+        return engine.synthesize(text, voice)
     except TTSError as error:
         raise Reject(STAGE, "tts_failed", str(error)) from None
-    clip = to_wav(pcm, engine.sample_rate, rate)
+
+
+def _checked(clip: Clip, text: str, path: str, config: BuildConfig) -> dict:
     problem = audio_problem(clip, len(re.findall(r"\w+", text)),
                             config.min_words_per_second, config.max_words_per_second)
     if problem:
         raise Reject(STAGE, problem[0], f"{path}: {problem[1]}")
-    return hf_audio(clip, path), clip.duration
+    return hf_audio(clip, path)
 
 
 def speak(record: dict, config: BuildConfig, engine: EspeakEngine) -> dict:
-    """Add question and response audio, with their rate, duration and voice."""
+    """Add question and response audio with their rate, duration and voice, and the
+    start and end of each response sentence in the response audio."""
     asker = question_voice(record["id"], config)
     assistant = Voice(config.response_voice)
-    response_text = " ".join(s["text"] for s in record["response"])
-    question, question_seconds = _render(engine, record["question"], asker, QUESTION_RATE,
-                                         f"{record['id']}-question.wav", config)
-    response, response_seconds = _render(engine, response_text, assistant, RESPONSE_RATE,
-                                         f"{record['id']}-response.wav", config)
+    question_clip = to_wav(_synthesize(engine, record["question"], asker), engine.sample_rate,
+                           config.question_sampling_rate, config.loudness_dbfs)
+    question = _checked(question_clip, record["question"], f"{record['id']}-question.wav", config)
+    sentences = [sentence["text"] for sentence in record["response"]]
+    response_clip, times = join_sentences([_synthesize(engine, text, assistant) for text in sentences],
+                                          engine.sample_rate, config.response_sampling_rate,
+                                          config.sentence_pause_ms, config.loudness_dbfs)
+    response = _checked(response_clip, " ".join(sentences), f"{record['id']}-response.wav", config)
     return {
         **record,
         "question_audio": question,
-        "question_sampling_rate": QUESTION_RATE,
-        "question_duration": question_seconds,
+        "question_sampling_rate": question_clip.sample_rate,
+        "question_duration": question_clip.duration,
         "question_voice": str(asker),
         "response_audio": response,
-        "response_sampling_rate": RESPONSE_RATE,
-        "response_duration": response_seconds,
+        "response_sampling_rate": response_clip.sample_rate,
+        "response_duration": response_clip.duration,
         "response_voice": str(assistant),
+        "response_sentence_times": times,
         "checks": {**record["checks"], "audio": "pass"},
     }
 

@@ -16,6 +16,7 @@ with warnings.catch_warnings():
 
 SILENCE_DBFS = -50.0
 CLIPPED_FRACTION = 0.001
+DEFAULT_LOUDNESS_DBFS = -20.0
 
 
 @dataclass(frozen=True)
@@ -26,18 +27,53 @@ class Clip:
     samples: np.ndarray
 
 
-def to_wav(pcm: np.ndarray, source_rate: int, target_rate: int) -> Clip:
-    """Resample mono PCM16, trim leading and trailing silence, encode as WAV."""
+def _trimmed(pcm: np.ndarray, source_rate: int, target_rate: int) -> AudioSegment:
     segment = AudioSegment(pcm.tobytes(), frame_rate=source_rate, sample_width=2, channels=1)
     segment = segment.set_frame_rate(target_rate)
     start = detect_leading_silence(segment, silence_threshold=SILENCE_DBFS)
     end = len(segment) - detect_leading_silence(segment.reverse(), silence_threshold=SILENCE_DBFS)
-    if end > start:
-        segment = segment[start:end]
+    return segment[start:end] if end > start else segment
+
+
+def _normalized(segment: AudioSegment, loudness_dbfs: float) -> AudioSegment:
+    """Average loudness brought to ``loudness_dbfs``, never pushed past full scale. Silence,
+    and audio that already reaches full scale, are left as they are for the checks to judge."""
+    if segment.rms == 0 or segment.max >= segment.max_possible_amplitude - 1:
+        return segment
+    gain = min(loudness_dbfs - segment.dBFS, -segment.max_dBFS - 0.1)
+    return segment.apply_gain(gain)
+
+
+def _clip(segment: AudioSegment) -> Clip:
     buffer = io.BytesIO()
     segment.export(buffer, format="wav")
     samples = np.frombuffer(segment.raw_data, dtype=np.int16)
-    return Clip(buffer.getvalue(), target_rate, len(samples) / target_rate, samples)
+    return Clip(buffer.getvalue(), segment.frame_rate, len(samples) / segment.frame_rate, samples)
+
+
+def to_wav(pcm: np.ndarray, source_rate: int, target_rate: int,
+           loudness_dbfs: float = DEFAULT_LOUDNESS_DBFS) -> Clip:
+    """Mono PCM16 resampled, trimmed of leading and trailing silence, loudness
+    normalized, encoded as WAV."""
+    return _clip(_normalized(_trimmed(pcm, source_rate, target_rate), loudness_dbfs))
+
+
+def join_sentences(pieces: list[np.ndarray], source_rate: int, target_rate: int, pause_ms: int,
+                   loudness_dbfs: float = DEFAULT_LOUDNESS_DBFS) -> tuple[Clip, list[dict]]:
+    """One clip from sentences synthesized apart, each trimmed and joined by a pause, with
+    the start and end of every sentence in seconds: exact, since they are cut here."""
+    joined = AudioSegment.empty().set_frame_rate(target_rate)
+    pause = AudioSegment.silent(duration=pause_ms, frame_rate=target_rate)
+    times = []
+    for number, pcm in enumerate(pieces):
+        if number:
+            joined += pause
+        sentence = _trimmed(pcm, source_rate, target_rate)
+        start = len(joined.get_array_of_samples())
+        joined += sentence
+        times.append({"start": start / target_rate,
+                      "end": len(joined.get_array_of_samples()) / target_rate})
+    return _clip(_normalized(joined, loudness_dbfs)), times
 
 
 def audio_problem(clip: Clip, words: int, min_wps: float, max_wps: float) -> tuple[str, str] | None:

@@ -23,16 +23,34 @@ def engine():
 def test_speak_adds_real_wav_audio(config, engine):
     record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
     out = speak(record, config, engine)
-    for column in ("question", "response"):
+    for column, rate in (("question", 16000), ("response", 24000)):
         audio = out[f"{column}_audio"]
         with wave.open(io.BytesIO(audio["bytes"])) as wav:
             assert wav.getnchannels() == 1 and wav.getsampwidth() == 2
-            assert wav.getframerate() == out[f"{column}_sampling_rate"] == 16000
-            assert wav.getnframes() / 16000 == pytest.approx(out[f"{column}_duration"])
+            assert wav.getframerate() == out[f"{column}_sampling_rate"] == rate
+            assert wav.getnframes() / rate == pytest.approx(out[f"{column}_duration"])
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+        loudness = 20 * np.log10(np.sqrt(np.mean(samples.astype(np.float64) ** 2)) / 32768)
+        assert loudness == pytest.approx(config.loudness_dbfs, abs=0.5)
         assert audio["path"].endswith(f"-{column}.wav")
     assert 4 < out["question_duration"] < 20
     assert out["question_voice"] == str(question_voice(record["id"], config))
     assert schemas.first_error("record", out) is None
+
+
+def test_sentence_times_are_monotonic_inside_the_audio_one_per_sentence(config, engine):
+    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    out = speak(record, config, engine)
+    times = out["response_sentence_times"]
+    assert len(times) == len(out["response"])
+    ends = [0.0]
+    for span in times:
+        assert ends[-1] <= span["start"] < span["end"] <= out["response_duration"]
+        ends.append(span["end"])
+    assert times[-1]["end"] == pytest.approx(out["response_duration"])
+    pause = config.sentence_pause_ms / 1000
+    gaps = [after["start"] - before["end"] for before, after in zip(times, times[1:], strict=False)]
+    assert gaps == pytest.approx([pause] * len(gaps), abs=1e-3)
 
 
 def test_voice_is_fixed_by_id_and_seed(config):
