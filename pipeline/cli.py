@@ -22,6 +22,7 @@ from pipeline.sources import GENERIC, KINDS, parse_source
 from pipeline.sources.contamination import load_index
 from pipeline.sources.records import generic_format
 from pipeline.tokenizers import load_tokenizer
+from pipeline.tts import ENGINES
 
 DEFAULT_SOURCE = "generate:600"
 OUTPUT_PATTERNS = ("data/train-*-of-*.parquet", "rejects/rejects-*-of-*.parquet",
@@ -65,8 +66,24 @@ def parser() -> argparse.ArgumentParser:
                          "the key itself is never written anywhere")
     ap.add_argument("--llm_timeout", type=float, default=60.0,
                     help="seconds to wait for one LLM reply (default 60)")
-    ap.add_argument("--tts", choices=["espeak"], default="espeak",
-                    help="speech engine: espeak-ng, embedded")
+    ap.add_argument("--tts", choices=list(ENGINES), default="espeak",
+                    help="speech engine: espeak (embedded, offline, default), openai (any "
+                         "OpenAI-compatible /v1/audio/speech endpoint: --tts_base_url, --tts_model) "
+                         "or edge (Microsoft Edge online voices through edge-tts)")
+    ap.add_argument("--voices", default="",
+                    help="comma-separated question voice pool in the engine's names (default: the "
+                         "engine's pool); one is chosen per record from its id and the seed")
+    ap.add_argument("--response_voice", default="", help="the assistant's voice (default: the engine's)")
+    ap.add_argument("--tts_base_url", default="", help="speech endpoint for --tts openai")
+    ap.add_argument("--tts_model", default="", help="speech model for --tts openai")
+    ap.add_argument("--tts_api_key_env", default="OPENAI_API_KEY",
+                    help="environment variable holding the speech endpoint's key")
+    ap.add_argument("--tts_retries", type=int, default=4,
+                    help="retries on throttling, server errors and dropped connections (default 4)")
+    ap.add_argument("--tts_concurrency", type=int, default=4,
+                    help="speech requests in flight per worker for online engines (default 4)")
+    ap.add_argument("--question_rate", type=int, default=16000, help="question audio Hz (default 16000)")
+    ap.add_argument("--response_rate", type=int, default=24000, help="response audio Hz (default 24000)")
     ap.add_argument("--tokenizer", default="qwen2.5",
                     help="target tokenizer of the interleaved sequence: qwen2.5 (default, "
                          "offline), cl100k (offline), or hf:NAME_OR_PATH (a Hugging Face "
@@ -131,6 +148,8 @@ def run(argv: list[str] | None = None) -> dict:
         load_index(tuple(args.decontaminate), args.ngram)
     except (OSError, ValueError) as error:
         raise SystemExit(f"cannot read --decontaminate files: {error}") from None
+    if args.tts == "openai" and not (args.tts_base_url and args.tts_model):
+        raise SystemExit("--tts openai needs --tts_base_url and --tts_model")
     if "openai" in (args.llm, args.judge) and not (args.base_url and args.model):
         raise SystemExit("--llm openai and --judge openai need --base_url and --model")
     try:
@@ -143,7 +162,13 @@ def run(argv: list[str] | None = None) -> dict:
                          llm_model=args.model, llm_api_key_env=args.api_key_env,
                          llm_timeout=args.llm_timeout, judge=args.judge, tts=args.tts,
                          tokenizer=args.tokenizer, p=args.p, q=args.q, decode_rate=args.decode_rate,
-                         decontaminate=tuple(args.decontaminate), ngram=args.ngram)
+                         decontaminate=tuple(args.decontaminate), ngram=args.ngram,
+                         question_voices=tuple(v for v in args.voices.split(",") if v),
+                         response_voice=args.response_voice, tts_base_url=args.tts_base_url,
+                         tts_model=args.tts_model, tts_api_key_env=args.tts_api_key_env,
+                         tts_retries=args.tts_retries, tts_concurrency=args.tts_concurrency,
+                         question_sampling_rate=args.question_rate,
+                         response_sampling_rate=args.response_rate)
     clear_previous_output(args.output)
     started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:

@@ -33,8 +33,15 @@ class BuildConfig:
     max_question_words: int = 150
     max_question_seconds: float = 60.0
     speaking_rate: float = 2.5
-    question_voices: tuple[str, ...] = ("en-us", "en-us+m3", "en-us+f2", "en-us+m7", "en-us+f4")
-    response_voice: str = "en-us+f3"
+    question_voices: tuple[str, ...] = ()
+    response_voice: str = ""
+    tts_base_url: str = ""
+    tts_model: str = ""
+    tts_api_key_env: str = "OPENAI_API_KEY"
+    tts_timeout: float = 60.0
+    tts_retries: int = 4
+    tts_concurrency: int = 4
+    tts_proxy: str = ""
     question_sampling_rate: int = 16000
     response_sampling_rate: int = 24000
     loudness_dbfs: float = -20.0

@@ -1,15 +1,19 @@
-"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions API.
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions and
+audio-speech APIs.
 
-Its "model" answers with the rules backend, so a pipeline run against it produces real
-records; ``faults`` maps a word of the problem to a misbehaviour, to test how the LLM
-backend copes with invalid JSON, schema-breaking JSON, drifting answers and HTTP errors.
+Its "model" answers with the rules backend and its "voice" is espeak, so a pipeline run
+against it produces real records and real WAV audio; ``faults`` maps a word of the
+problem to a misbehaviour, to test how the backends cope with invalid JSON,
+schema-breaking JSON, drifting answers, throttling, HTTP errors and bytes that are not audio.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
+import wave
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +22,8 @@ from pipeline.reject import Reject
 from pipeline.sources.records import new_record
 from pipeline.stages.split import split
 from pipeline.text.verbalize import verbalize
+from pipeline.tts.espeak import EspeakEngine
+from pipeline.tts.voice import Voice
 
 
 def _section(text: str, title: str) -> str:
@@ -51,6 +57,9 @@ class OpenAIServer(ThreadingHTTPServer):
         self.faults = faults or {}
         self.requests = Counter()
         self.authorizations: set[str] = set()
+        self.spoken: Counter = Counter()
+        self._engine = None
+        self._speech_lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -64,6 +73,33 @@ class OpenAIServer(ThreadingHTTPServer):
     def __exit__(self, *exc) -> None:
         self.shutdown()
         self.server_close()
+        if self._engine is not None:
+            self._engine.close()
+
+    def speech(self, body: dict) -> tuple[int, bytes, str, dict]:
+        """(status, body, content type, headers) for /audio/speech: real speech as WAV,
+        made with espeak, unless a fault word is in the text."""
+        text = body["input"]
+        fault = next((mode for word, mode in self.faults.items() if word in text), None)
+        self.spoken[text] += 1
+        error = json.dumps({"error": {"message": "injected failure", "type": "server_error"}}).encode()
+        if fault == "tts_429_once" and self.spoken[text] == 1:
+            return 429, error, "application/json", {"Retry-After": "0"}
+        if fault == "tts_500":
+            return 500, error, "application/json", {}
+        if fault == "tts_garbage":
+            return 200, b"\x00\x01 definitely not audio" * 20, "audio/wav", {}
+        with self._speech_lock:
+            if self._engine is None:
+                self._engine = EspeakEngine()
+            pcm = self._engine.synthesize(text, Voice("en-us", rate=int(175 * body.get("speed", 1.0))))
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(self._engine.sample_rate)
+            wav.writeframes(pcm.tobytes())
+        return 200, buffer.getvalue(), "audio/wav", {}
 
     def reply(self, messages: list[dict]) -> tuple[int, str]:
         """(HTTP status, assistant content) for a conversation."""
@@ -92,11 +128,23 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
+    def _send(self, status: int, data: bytes, content_type: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         server: OpenAIServer = self.server
         server.requests[self.path] += 1
         server.authorizations.add(self.headers.get("Authorization", ""))
+        if self.path.endswith("/audio/speech"):
+            self._send(*server.speech(body))
+            return
         status, content = server.reply(body["messages"])
         if status != 200:
             payload = json.dumps({"error": {"message": "injected failure", "type": "server_error"}})

@@ -7,8 +7,9 @@ import re
 
 from pipeline.config import BuildConfig
 from pipeline.reject import Reject
+from pipeline.tts import make_engine, voices
 from pipeline.tts.audio import Clip, audio_problem, hf_audio, join_sentences, to_wav
-from pipeline.tts.espeak import EspeakEngine, TTSError, Voice
+from pipeline.tts.voice import TTSError, Voice
 
 STAGE = "speech"
 
@@ -16,15 +17,16 @@ STAGE = "speech"
 def question_voice(record_id: str, config: BuildConfig) -> Voice:
     """A voice from the pool, with rate and pitch jitter, fixed by the id and the seed."""
     digest = hashlib.sha256(f"{config.seed}:{record_id}:voice".encode()).digest()
-    name = config.question_voices[digest[0] % len(config.question_voices)]
-    return Voice(name, rate=160 + digest[1] % 31, pitch=40 + digest[2] % 21)
+    pool = voices(config)[0]
+    return Voice(pool[digest[0] % len(pool)], rate=160 + digest[1] % 31, pitch=40 + digest[2] % 21,
+                 engine=config.tts)
 
 
-def _synthesize(engine: EspeakEngine, text: str, voice: Voice):
+def _synthesize(engine, text: str, voice: Voice):
     try:
         return engine.synthesize(text, voice)
     except TTSError as error:
-        raise Reject(STAGE, "tts_failed", str(error)) from None
+        raise Reject(STAGE, error.reason, str(error)) from None
 
 
 def _checked(clip: Clip, text: str, path: str, config: BuildConfig) -> dict:
@@ -35,11 +37,11 @@ def _checked(clip: Clip, text: str, path: str, config: BuildConfig) -> dict:
     return hf_audio(clip, path)
 
 
-def speak(record: dict, config: BuildConfig, engine: EspeakEngine) -> dict:
+def speak(record: dict, config: BuildConfig, engine) -> dict:
     """Add question and response audio with their rate, duration and voice, and the
     start and end of each response sentence in the response audio."""
     asker = question_voice(record["id"], config)
-    assistant = Voice(config.response_voice)
+    assistant = Voice(voices(config)[1], engine=config.tts)
     question_clip = to_wav(_synthesize(engine, record["question"], asker), engine.sample_rate,
                            config.question_sampling_rate, config.loudness_dbfs)
     question = _checked(question_clip, record["question"], f"{record['id']}-question.wav", config)
@@ -65,5 +67,5 @@ def speak(record: dict, config: BuildConfig, engine: EspeakEngine) -> dict:
 
 def make(config: BuildConfig):
     """Start the engine once per worker."""
-    engine = EspeakEngine()
+    engine = make_engine(config)
     return lambda record: speak(record, config, engine)

@@ -14,6 +14,8 @@ with warnings.catch_warnings():
     from pydub import AudioSegment
     from pydub.silence import detect_leading_silence
 
+from pipeline.tts.voice import TTSError
+
 SILENCE_DBFS = -50.0
 CLIPPED_FRACTION = 0.001
 DEFAULT_LOUDNESS_DBFS = -20.0
@@ -25,6 +27,20 @@ class Clip:
     sample_rate: int
     duration: float
     samples: np.ndarray
+
+
+def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
+    """Mono PCM16 samples at ``sample_rate`` from an engine's WAV (read directly) or MP3
+    and other containers (read with ffmpeg); bytes that are no audio raise ``TTSError``."""
+    try:
+        segment = AudioSegment.from_file(io.BytesIO(data), format="wav" if data[:4] == b"RIFF" else None)
+    except Exception as error:  # pydub raises whatever its reader or ffmpeg raised
+        raise TTSError(f"{len(data)} bytes that are not audio: {type(error).__name__}",
+                       "tts_bad_audio") from None
+    if len(segment) == 0:
+        raise TTSError("the engine returned no samples", "tts_bad_audio")
+    segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(sample_rate)
+    return np.frombuffer(segment.raw_data, dtype=np.int16).copy()
 
 
 def _trimmed(pcm: np.ndarray, source_rate: int, target_rate: int) -> AudioSegment:

@@ -17,30 +17,16 @@ import struct
 import subprocess
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
+
+from pipeline.tts.voice import TTSError, Voice
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_CHARS_UTF8 = 1
 ESPEAK_RATE, ESPEAK_PITCH = 1, 3
 _HEADER = struct.Struct("!iI")  # status, payload length
-
-
-class TTSError(RuntimeError):
-    """The engine could not render the text."""
-
-
-@dataclass(frozen=True)
-class Voice:
-    """An espeak voice name with its variant ("en-us+f3"), rate in words per minute, pitch 0-99."""
-
-    name: str
-    rate: int = 175
-    pitch: int = 50
-
-    def __str__(self) -> str:
-        return f"espeak:{self.name} rate={self.rate} pitch={self.pitch}"
 
 
 class _Library:

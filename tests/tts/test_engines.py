@@ -1,0 +1,72 @@
+"""The online engines against real endpoints: a local OpenAI-compatible speech server,
+and unreachable services. No failure loses a record or leaves an empty clip."""
+
+import io
+import json
+import wave
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.cli import run
+from pipeline.config import BuildConfig
+from pipeline.tts import make_engine
+from pipeline.tts.voice import TTSError, Voice
+from tests.openai_server import OpenAIServer
+
+
+def _openai_config(base_url: str, retries: int = 2) -> BuildConfig:
+    return BuildConfig(tts="openai", tts_base_url=base_url, tts_model="tts-test", tts_retries=retries,
+                       tts_timeout=10)
+
+
+def test_openai_speech_returns_samples_and_retries_throttling():
+    with OpenAIServer({"Natalia": "tts_429_once"}) as server:
+        engine = make_engine(_openai_config(server.base_url))
+        samples = engine.synthesize("Natalia sold 48 clips.", Voice("alloy", engine="openai"))
+        assert samples.size > engine.sample_rate * 0.5
+        assert server.spoken["Natalia sold 48 clips."] == 2  # a 429, then the clip
+
+
+@pytest.mark.parametrize(("fault", "reason"), [("tts_500", "tts_http_error"),
+                                               ("tts_garbage", "tts_bad_audio")])
+def test_openai_speech_failures_have_reasons(fault, reason):
+    with OpenAIServer({"Natalia": fault}) as server:
+        engine = make_engine(_openai_config(server.base_url, retries=1))
+        with pytest.raises(TTSError) as failed:
+            engine.synthesize("Natalia sold 48 clips.", Voice("alloy", engine="openai"))
+        assert failed.value.reason == reason
+
+
+def test_unreachable_services_are_a_clear_reason():
+    closed = "http://127.0.0.1:9/v1"
+    with pytest.raises(TTSError) as failed:
+        make_engine(_openai_config(closed, retries=0)).synthesize("Hello.", Voice("alloy", engine="openai"))
+    assert failed.value.reason == "tts_unreachable"
+    edge = make_engine(BuildConfig(tts="edge", tts_retries=1, tts_timeout=5, tts_proxy="http://127.0.0.1:9"))
+    with pytest.raises(TTSError) as failed:
+        edge.synthesize("Hello.", Voice("en-US-AriaNeural", engine="edge"))
+    assert failed.value.reason == "tts_unreachable"
+
+
+def test_a_build_with_speech_faults_loses_nothing(tmp_path, gsm8k_path):
+    lines = gsm8k_path.read_bytes().splitlines()[:8]
+    problems = [json.loads(line)["question"] for line in lines]
+    names = [problem.split()[0] for problem in problems]  # Weng, Betty, Julie...
+    faults = {names[1]: "tts_garbage", names[2]: "tts_500", names[3]: "tts_429_once"}
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    with OpenAIServer(faults) as server:
+        summary = run(["--source", f"gsm8k:{source}", "--output", str(tmp_path / "out"), "--tts", "openai",
+                       "--tts_base_url", server.base_url, "--tts_model", "tts-test",
+                       "--tts_retries", "1", "--voices", "alloy,echo"])
+    assert summary["inputs"] == 8 == summary["outputs"] + summary["rejects"]
+    assert summary["rejects_by_reason"] == {"speech/tts_bad_audio": 1, "speech/tts_http_error": 1}
+    rows = [row for path in (tmp_path / "out" / "data").glob("*.parquet")
+            for row in pq.read_table(path).to_pylist()]
+    assert len(rows) == 6
+    for row in rows:
+        assert row["question_voice"].split()[0] in {"openai:alloy", "openai:echo"}
+        for column in ("question_audio", "response_audio"):
+            with wave.open(io.BytesIO(row[column]["bytes"])) as clip:
+                assert clip.getnframes() > 0
