@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 
@@ -82,6 +83,15 @@ def parser() -> argparse.ArgumentParser:
                     help="retries on throttling, server errors and dropped connections (default 4)")
     ap.add_argument("--tts_concurrency", type=int, default=4,
                     help="speech requests in flight per worker for online engines (default 4)")
+    ap.add_argument("--asr", choices=["off", "openai"], default="off",
+                    help="hear every clip back through an OpenAI-compatible /v1/audio/transcriptions "
+                         "endpoint (--asr_base_url, --asr_model) and reject clips whose word error "
+                         "rate exceeds --max_wer")
+    ap.add_argument("--asr_base_url", default="", help="transcription endpoint for --asr openai")
+    ap.add_argument("--asr_model", default="", help="transcription model for --asr openai")
+    ap.add_argument("--max_wer", type=float, default=0.3, help="word error rate limit (default 0.3)")
+    ap.add_argument("--audio_format", choices=["wav", "flac"], default="wav",
+                    help="PCM16 WAV (default) or FLAC (needs ffmpeg)")
     ap.add_argument("--question_rate", type=int, default=16000, help="question audio Hz (default 16000)")
     ap.add_argument("--response_rate", type=int, default=24000, help="response audio Hz (default 24000)")
     ap.add_argument("--tokenizer", default="qwen2.5",
@@ -148,6 +158,10 @@ def run(argv: list[str] | None = None) -> dict:
         load_index(tuple(args.decontaminate), args.ngram)
     except (OSError, ValueError) as error:
         raise SystemExit(f"cannot read --decontaminate files: {error}") from None
+    if args.audio_format == "flac" and not shutil.which("ffmpeg"):
+        raise SystemExit("--audio_format flac needs ffmpeg on the PATH")
+    if args.asr == "openai" and not (args.asr_base_url and args.asr_model):
+        raise SystemExit("--asr openai needs --asr_base_url and --asr_model")
     if args.tts == "openai" and not (args.tts_base_url and args.tts_model):
         raise SystemExit("--tts openai needs --tts_base_url and --tts_model")
     if "openai" in (args.llm, args.judge) and not (args.base_url and args.model):
@@ -168,7 +182,9 @@ def run(argv: list[str] | None = None) -> dict:
                          tts_model=args.tts_model, tts_api_key_env=args.tts_api_key_env,
                          tts_retries=args.tts_retries, tts_concurrency=args.tts_concurrency,
                          question_sampling_rate=args.question_rate,
-                         response_sampling_rate=args.response_rate)
+                         response_sampling_rate=args.response_rate, asr=args.asr,
+                         asr_base_url=args.asr_base_url, asr_model=args.asr_model, max_wer=args.max_wer,
+                         audio_format=args.audio_format)
     clear_previous_output(args.output)
     started = time.perf_counter()
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:

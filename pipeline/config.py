@@ -42,10 +42,15 @@ class BuildConfig:
     tts_retries: int = 4
     tts_concurrency: int = 4
     tts_proxy: str = ""
+    asr: str = "off"
+    asr_base_url: str = ""
+    asr_model: str = ""
+    max_wer: float = 0.3
     question_sampling_rate: int = 16000
     response_sampling_rate: int = 24000
     loudness_dbfs: float = -20.0
     sentence_pause_ms: int = 250
+    audio_format: str = "wav"
     min_words_per_second: float = 1.2
     max_words_per_second: float = 5.0
 

@@ -15,6 +15,8 @@ import re
 import threading
 import wave
 from collections import Counter
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pipeline.config import BuildConfig
@@ -58,6 +60,8 @@ class OpenAIServer(ThreadingHTTPServer):
         self.requests = Counter()
         self.authorizations: set[str] = set()
         self.spoken: Counter = Counter()
+        self.transcripts: dict[str, str] = {}
+        self.heard_seconds: list[float] = []
         self._engine = None
         self._speech_lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -101,6 +105,18 @@ class OpenAIServer(ThreadingHTTPServer):
             wav.writeframes(pcm.tobytes())
         return 200, buffer.getvalue(), "audio/wav", {}
 
+    def transcription(self, content_type: str, body: bytes) -> tuple[int, bytes, str, dict]:
+        """/audio/transcriptions: reads the uploaded WAV (it must be one) and "hears" the
+        text ``transcripts`` holds for its file name."""
+        form = BytesParser(policy=default).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        upload = next(part for part in form.iter_parts()
+                      if part.get_param("name", header="content-disposition") == "file")
+        with wave.open(io.BytesIO(upload.get_payload(decode=True))) as clip:
+            self.heard_seconds.append(clip.getnframes() / clip.getframerate())
+        text = self.transcripts.get(upload.get_filename(), "")
+        return 200, json.dumps({"text": text}).encode(), "application/json", {}
+
     def reply(self, messages: list[dict]) -> tuple[int, str]:
         """(HTTP status, assistant content) for a conversation."""
         fault = next((mode for word, mode in self.faults.items() if word in messages[1]["content"]), None)
@@ -138,10 +154,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
         server: OpenAIServer = self.server
         server.requests[self.path] += 1
         server.authorizations.add(self.headers.get("Authorization", ""))
+        if self.path.endswith("/audio/transcriptions"):
+            self._send(*server.transcription(self.headers["Content-Type"], raw))
+            return
+        body = json.loads(raw)
         if self.path.endswith("/audio/speech"):
             self._send(*server.speech(body))
             return

@@ -1,5 +1,5 @@
-"""Audio post-processing and checks: mono PCM16 WAV at a target rate, trimmed, and
-judged for silence, clipping and an implausible speaking rate."""
+"""Audio post-processing and checks: mono PCM16 at a target rate, trimmed, loudness
+normalized, as WAV (or FLAC), judged for silence, clipping and an implausible speaking rate."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ DEFAULT_LOUDNESS_DBFS = -20.0
 
 @dataclass(frozen=True)
 class Clip:
-    wav: bytes
+    data: bytes
+    format: str
     sample_rate: int
     duration: float
     samples: np.ndarray
@@ -60,22 +61,25 @@ def _normalized(segment: AudioSegment, loudness_dbfs: float) -> AudioSegment:
     return segment.apply_gain(gain)
 
 
-def _clip(segment: AudioSegment) -> Clip:
+def _clip(segment: AudioSegment, audio_format: str) -> Clip:
+    """WAV is written directly; FLAC goes through ffmpeg."""
     buffer = io.BytesIO()
-    segment.export(buffer, format="wav")
+    segment.export(buffer, format=audio_format)
     samples = np.frombuffer(segment.raw_data, dtype=np.int16)
-    return Clip(buffer.getvalue(), segment.frame_rate, len(samples) / segment.frame_rate, samples)
+    return Clip(buffer.getvalue(), audio_format, segment.frame_rate, len(samples) / segment.frame_rate,
+                samples)
 
 
-def to_wav(pcm: np.ndarray, source_rate: int, target_rate: int,
-           loudness_dbfs: float = DEFAULT_LOUDNESS_DBFS) -> Clip:
+def encode_clip(pcm: np.ndarray, source_rate: int, target_rate: int,
+                loudness_dbfs: float = DEFAULT_LOUDNESS_DBFS, audio_format: str = "wav") -> Clip:
     """Mono PCM16 resampled, trimmed of leading and trailing silence, loudness
-    normalized, encoded as WAV."""
-    return _clip(_normalized(_trimmed(pcm, source_rate, target_rate), loudness_dbfs))
+    normalized, encoded as WAV (or FLAC)."""
+    return _clip(_normalized(_trimmed(pcm, source_rate, target_rate), loudness_dbfs), audio_format)
 
 
 def join_sentences(pieces: list[np.ndarray], source_rate: int, target_rate: int, pause_ms: int,
-                   loudness_dbfs: float = DEFAULT_LOUDNESS_DBFS) -> tuple[Clip, list[dict]]:
+                   loudness_dbfs: float = DEFAULT_LOUDNESS_DBFS,
+                   audio_format: str = "wav") -> tuple[Clip, list[dict]]:
     """One clip from sentences synthesized apart, each trimmed and joined by a pause, with
     the start and end of every sentence in seconds: exact, since they are cut here."""
     joined = AudioSegment.empty().set_frame_rate(target_rate)
@@ -89,7 +93,7 @@ def join_sentences(pieces: list[np.ndarray], source_rate: int, target_rate: int,
         joined += sentence
         times.append({"start": start / target_rate,
                       "end": len(joined.get_array_of_samples()) / target_rate})
-    return _clip(_normalized(joined, loudness_dbfs)), times
+    return _clip(_normalized(joined, loudness_dbfs), audio_format), times
 
 
 def audio_problem(clip: Clip, words: int, min_wps: float, max_wps: float) -> tuple[str, str] | None:
@@ -111,4 +115,4 @@ def audio_problem(clip: Clip, words: int, min_wps: float, max_wps: float) -> tup
 
 def hf_audio(clip: Clip, path: str) -> dict:
     """The Hugging Face ``Audio`` storage layout."""
-    return {"bytes": clip.wav, "path": path}
+    return {"bytes": clip.data, "path": path}

@@ -10,7 +10,7 @@ from pipeline.stages.interleave import interleave
 from pipeline.stages.rewrite import rewrite
 from pipeline.stages.speech import question_voice, speak
 from pipeline.stages.split import split
-from pipeline.tts.audio import audio_problem, to_wav
+from pipeline.tts.audio import audio_problem, encode_clip
 from pipeline.tts.espeak import EspeakEngine
 from tests.stages.test_split import NATALIA
 
@@ -53,6 +53,23 @@ def test_sentence_times_are_monotonic_inside_the_audio_one_per_sentence(config, 
     assert gaps == pytest.approx([pause] * len(gaps), abs=1e-3)
 
 
+def test_flac_is_written_when_asked_for(config, engine):
+    import os
+    import shutil
+    from dataclasses import replace
+
+    from pipeline.tts.audio import decode_audio
+
+    if not shutil.which("ffmpeg") and not os.environ.get("REQUIRE_AUDIO_DECODING"):
+        pytest.skip("FLAC needs ffmpeg; .ci/run installs it")
+    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    out = speak(record, replace(config, audio_format="flac"), engine)
+    audio = out["response_audio"]
+    assert audio["bytes"][:4] == b"fLaC" and audio["path"].endswith("-response.flac")
+    samples = decode_audio(audio["bytes"], out["response_sampling_rate"])
+    assert samples.size / out["response_sampling_rate"] == pytest.approx(out["response_duration"], abs=0.01)
+
+
 def test_voice_is_fixed_by_id_and_seed(config):
     assert question_voice("abc", config) == question_voice("abc", config)
     from pipeline.tts import voices
@@ -62,12 +79,13 @@ def test_voice_is_fixed_by_id_and_seed(config):
 
 
 def test_audio_checks(engine):
-    speech = to_wav(engine.synthesize("Natalia sold 24 clips in May.", _voice()), engine.sample_rate, 16000)
+    speech = encode_clip(engine.synthesize("Natalia sold 24 clips in May.", _voice()), engine.sample_rate,
+                         16000)
     assert audio_problem(speech, 6, 1.2, 5.0) is None
     assert audio_problem(speech, 60, 1.2, 5.0)[0] == "audio_rate"
-    silence = to_wav(np.zeros(16000, dtype=np.int16), 16000, 16000)
+    silence = encode_clip(np.zeros(16000, dtype=np.int16), 16000, 16000)
     assert audio_problem(silence, 3, 1.2, 5.0)[0] == "audio_silent"
-    loud = to_wav(np.full(16000, 32767, dtype=np.int16), 16000, 16000)
+    loud = encode_clip(np.full(16000, 32767, dtype=np.int16), 16000, 16000)
     assert audio_problem(loud, 3, 1.2, 5.0)[0] == "audio_clipped"
 
 

@@ -70,3 +70,34 @@ def test_a_build_with_speech_faults_loses_nothing(tmp_path, gsm8k_path):
         for column in ("question_audio", "response_audio"):
             with wave.open(io.BytesIO(row[column]["bytes"])) as clip:
                 assert clip.getnframes() > 0
+
+
+def test_asr_round_trip_passes_faithful_clips_and_rejects_the_rest(config):
+    from pipeline.reject import Reject
+    from pipeline.stages.interleave import interleave
+    from pipeline.stages.rewrite import rewrite
+    from pipeline.stages.speech import speak
+    from pipeline.stages.split import split
+    from pipeline.tts.asr import OpenAITranscriber
+    from pipeline.tts.espeak import EspeakEngine
+    from tests.stages.test_split import NATALIA
+
+    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    response = " ".join(sentence["text"] for sentence in record["response"])
+    engine = EspeakEngine()
+    with OpenAIServer() as server:
+        transcriber = OpenAITranscriber(server.base_url, "asr-test", "NO_KEY", 10, 0)
+        server.transcripts = {f"{record['id']}-question.wav": record["question"].upper(),
+                              f"{record['id']}-response.wav": response.replace(".", "")}
+        heard = speak(record, config, engine, transcriber)
+        assert heard["checks"]["asr_wer"] == 0.0
+        assert server.heard_seconds == pytest.approx([heard["question_duration"], heard["response_duration"]])
+        server.transcripts[f"{record['id']}-response.wav"] = "something else entirely was said here"
+        with pytest.raises(Reject) as rejected:
+            speak(record, config, engine, transcriber)
+        assert rejected.value.reason == "asr_mismatch"
+    closed = OpenAITranscriber("http://127.0.0.1:9/v1", "asr-test", "NO_KEY", 5, 0)
+    with pytest.raises(Reject) as rejected:
+        speak(record, config, engine, closed)
+    assert rejected.value.reason == "asr_unreachable"
+    engine.close()
