@@ -70,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--tts", choices=list(ENGINES), default="espeak",
                     help="speech engine: espeak (embedded, offline, default), openai (any "
                          "OpenAI-compatible /v1/audio/speech endpoint: --tts_base_url, --tts_model) "
-                         "or edge (Microsoft Edge online voices through edge-tts)")
+                         "edge (Microsoft Edge online voices through edge-tts) or piper (local "
+                         ".onnx voices given with --voices; pip install 'spoken-math[piper]')")
     ap.add_argument("--voices", default="",
                     help="comma-separated question voice pool in the engine's names (default: the "
                          "engine's pool); one is chosen per record from its id and the seed")
@@ -162,6 +163,8 @@ def run(argv: list[str] | None = None) -> dict:
         raise SystemExit("--audio_format flac needs ffmpeg on the PATH")
     if args.asr == "openai" and not (args.asr_base_url and args.asr_model):
         raise SystemExit("--asr openai needs --asr_base_url and --asr_model")
+    if args.tts == "piper" and not args.voices:
+        raise SystemExit("--tts piper needs --voices PATH.onnx[,PATH.onnx...]")
     if args.tts == "openai" and not (args.tts_base_url and args.tts_model):
         raise SystemExit("--tts openai needs --tts_base_url and --tts_model")
     if "openai" in (args.llm, args.judge) and not (args.base_url and args.model):

@@ -4,7 +4,7 @@ with a reject reason."""
 
 from __future__ import annotations
 
-ENGINES = ("espeak", "openai", "edge")
+ENGINES = ("espeak", "openai", "edge", "piper")
 DEFAULT_VOICES = {
     "espeak": (("en-us", "en-us+m3", "en-us+f2", "en-us+m7", "en-us+f4"), "en-us+f3"),
     "openai": (("alloy", "echo", "fable", "onyx", "shimmer"), "nova"),
@@ -24,12 +24,18 @@ def make_engine(config):
         from pipeline.tts.edge import EdgeSpeech
 
         return EdgeSpeech(config.tts_concurrency, config.tts_retries, config.tts_timeout, config.tts_proxy)
+    if config.tts == "piper":
+        from pipeline.tts.piper import PiperSpeech
+
+        return PiperSpeech()
     from pipeline.tts.espeak import EspeakEngine
 
     return EspeakEngine()
 
 
 def voices(config) -> tuple[tuple[str, ...], str]:
-    """(question voice pool, response voice): the configured ones, else the engine's."""
-    pool, response = DEFAULT_VOICES[config.tts]
-    return config.question_voices or pool, config.response_voice or response
+    """(question voice pool, response voice): the configured ones, else the engine's. Piper
+    has no built-in voices: its pool is the ``.onnx`` paths given, the first also answering."""
+    pool, response = DEFAULT_VOICES.get(config.tts, ((), ""))
+    pool = config.question_voices or pool
+    return pool, config.response_voice or response or pool[0]

@@ -44,6 +44,13 @@ def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
     return np.frombuffer(segment.raw_data, dtype=np.int16).copy()
 
 
+def resampled(pcm: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    if source_rate == target_rate:
+        return pcm
+    segment = AudioSegment(pcm.tobytes(), frame_rate=source_rate, sample_width=2, channels=1)
+    return np.frombuffer(segment.set_frame_rate(target_rate).raw_data, dtype=np.int16).copy()
+
+
 def _trimmed(pcm: np.ndarray, source_rate: int, target_rate: int) -> AudioSegment:
     segment = AudioSegment(pcm.tobytes(), frame_rate=source_rate, sample_width=2, channels=1)
     segment = segment.set_frame_rate(target_rate)
