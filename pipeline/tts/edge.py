@@ -49,6 +49,10 @@ class EdgeSpeech:
                 return decode_audio(audio, self.sample_rate)
             except _RETRIED as error:
                 last = error
-        reason = "tts_unreachable" if isinstance(last, (aiohttp.ClientConnectionError, OSError,
-                                                        asyncio.TimeoutError)) else "tts_failed"
+        if isinstance(last, aiohttp.ClientResponseError) and last.status == 429:
+            reason = "tts_throttled"
+        elif isinstance(last, (aiohttp.ClientConnectionError, OSError, asyncio.TimeoutError)):
+            reason = "tts_unreachable"
+        else:
+            reason = "tts_failed"
         raise TTSError(f"edge-tts failed {self._retries + 1} times: {type(last).__name__}: {last}", reason)

@@ -101,3 +101,47 @@ def test_asr_round_trip_passes_faithful_clips_and_rejects_the_rest(config):
         speak(record, config, engine, closed)
     assert rejected.value.reason == "asr_unreachable"
     engine.close()
+
+
+@pytest.fixture
+def edge_endpoint(monkeypatch):
+    """edge-tts's own client, pointed at the local Edge-protocol server instead of Bing."""
+    import edge_tts.communicate
+
+    from tests.edge_server import EdgeServer
+
+    def serve(**faults):
+        server = EdgeServer(**faults)
+        server.__enter__()
+        monkeypatch.setattr(edge_tts.communicate, "WSS_URL", server.url)
+        started.append(server)
+        return server
+
+    started = []
+    yield serve
+    for server in started:
+        server.__exit__()
+
+
+def test_edge_speech_is_decoded_and_retries_throttling(edge_endpoint):
+    server = edge_endpoint(throttled=1)
+    engine = make_engine(BuildConfig(tts="edge", tts_retries=2, tts_timeout=10))
+    samples = engine.synthesize("Natalia sold 48 clips.", Voice("en-US-AriaNeural", engine="edge"))
+    assert samples.size > engine.sample_rate * 0.5
+    assert server.connections == 2  # a 429, then the clip
+
+
+def test_edge_endless_throttling_is_a_reject(edge_endpoint):
+    edge_endpoint(throttled=99)
+    engine = make_engine(BuildConfig(tts="edge", tts_retries=1, tts_timeout=10))
+    with pytest.raises(TTSError) as failed:
+        engine.synthesize("Weng earns 12 dollars.", Voice("en-US-AriaNeural", engine="edge"))
+    assert failed.value.reason == "tts_throttled"
+
+
+def test_edge_audio_that_is_not_mp3_is_a_reject(edge_endpoint):
+    edge_endpoint(garbage_words=("Natalia",))
+    engine = make_engine(BuildConfig(tts="edge", tts_retries=1, tts_timeout=10))
+    with pytest.raises(TTSError) as failed:
+        engine.synthesize("Natalia sold 48 clips.", Voice("en-US-AriaNeural", engine="edge"))
+    assert failed.value.reason == "tts_bad_audio"
