@@ -14,9 +14,11 @@ import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.beam.build import build_pipeline
+from pipeline.beam.sink import write_json
 from pipeline.config import BuildConfig
 from pipeline.dataset.summary import format_summary
 from pipeline.sources import GENERIC, KINDS, parse_source
@@ -27,7 +29,7 @@ from pipeline.tts import ENGINES
 
 DEFAULT_SOURCE = "generate:600"
 OUTPUT_PATTERNS = ("data/train-*-of-*.parquet", "rejects/rejects-*-of-*.parquet",
-                   "summary.json", "README.md", "_parts")
+                   "summary.json", "llm_usage.json", "README.md", "_parts")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,6 +67,19 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--api_key_env", default="OPENAI_API_KEY",
                     help="environment variable holding the API key (default OPENAI_API_KEY); "
                          "the key itself is never written anywhere")
+    ap.add_argument("--llm_retries", type=int, default=4,
+                    help="retries of a request on 429, 5xx, timeouts and dropped connections, with "
+                         "exponential backoff and jitter, honouring Retry-After (default 4)")
+    ap.add_argument("--llm_concurrency", type=int, default=64,
+                    help="LLM requests in flight per worker (default 64)")
+    ap.add_argument("--cache_dir", default="",
+                    help="where LLM replies are cached by content (local, gs://, s3://); default "
+                         "OUTPUT/llm_cache, kept across runs so a rerun pays for no reply twice")
+    ap.add_argument("--no_cache", action="store_true", help="do not read or write the LLM reply cache")
+    ap.add_argument("--price_in", type=float, default=0.0,
+                    help="price per million input tokens, for the cost estimate in the summary")
+    ap.add_argument("--price_out", type=float, default=0.0,
+                    help="price per million output tokens, for the cost estimate in the summary")
     ap.add_argument("--llm_timeout", type=float, default=60.0,
                     help="seconds to wait for one LLM reply (default 60)")
     ap.add_argument("--tts", choices=list(ENGINES), default="espeak",
@@ -178,6 +193,9 @@ def run(argv: list[str] | None = None) -> dict:
     config = BuildConfig(seed=args.seed, llm=args.llm, llm_base_url=args.base_url,
                          llm_model=args.model, llm_api_key_env=args.api_key_env,
                          llm_timeout=args.llm_timeout, judge=args.judge, tts=args.tts,
+                         llm_retries=args.llm_retries, llm_concurrency=args.llm_concurrency,
+                         llm_cache_dir="" if args.no_cache or "openai" not in (args.llm, args.judge)
+                         else args.cache_dir or FileSystems.join(args.output, "llm_cache"),
                          tokenizer=args.tokenizer, p=args.p, q=args.q, decode_rate=args.decode_rate,
                          decontaminate=tuple(args.decontaminate), ngram=args.ngram,
                          question_voices=tuple(v for v in args.voices.split(",") if v),
@@ -190,16 +208,32 @@ def run(argv: list[str] | None = None) -> dict:
                          audio_format=args.audio_format)
     clear_previous_output(args.output)
     started = time.perf_counter()
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
-        build_pipeline(pipeline, specs, " + ".join(sources), args.output, config, args.limit,
-                       args.shard_rows, args.num_shards, generic, args.shard_bytes,
-                       progress=not args.no_progress and _local(beam_args))
+    pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
+    build_pipeline(pipeline, specs, " + ".join(sources), args.output, config, args.limit,
+                   args.shard_rows, args.num_shards, generic, args.shard_bytes,
+                   progress=not args.no_progress and _local(beam_args))
+    result = pipeline.run()
+    result.wait_until_finish()
     elapsed = time.perf_counter() - started
     with FileSystems.open(FileSystems.join(args.output, "summary.json")) as handle:
         summary = json.loads(handle.read())
     print(format_summary(summary))
+    if "openai" in (args.llm, args.judge):
+        usage = llm_usage(result, args.price_in, args.price_out)
+        write_json(FileSystems.join(args.output, "llm_usage.json"), usage)
+        print("llm: " + ", ".join(f"{name} {value:,}" for name, value in usage.items()))
     print(f"wrote {args.output} in {elapsed:.1f} s")
     return summary
+
+
+def llm_usage(result, price_in: float, price_out: float) -> dict:
+    """The ``llm`` counters of a finished run, with the cost at the given prices."""
+    counters = result.metrics().query(MetricsFilter().with_namespace("llm"))["counters"]
+    usage = {counter.key.metric.name: counter.committed for counter in counters}
+    if price_in or price_out:
+        cost = (usage.get("tokens_in", 0) * price_in + usage.get("tokens_out", 0) * price_out) / 1e6
+        usage["estimated_cost"] = round(cost, 4)
+    return dict(sorted(usage.items()))
 
 
 def main() -> None:

@@ -20,6 +20,9 @@ class BuildConfig:
     llm_model: str = ""
     llm_api_key_env: str = "OPENAI_API_KEY"
     llm_timeout: float = 60.0
+    llm_retries: int = 4
+    llm_concurrency: int = 64
+    llm_cache_dir: str = ""
     judge: str = "off"
     response_ratio: str = "a third to a half"
     tts: str = "espeak"

@@ -2,17 +2,25 @@
 audio-speech APIs.
 
 Its "model" answers with the rules backend and its "voice" is espeak, so a pipeline run
-against it produces real records and real WAV audio; ``faults`` maps a word of the
-problem to a misbehaviour, to test how the backends cope with invalid JSON,
-schema-breaking JSON, drifting answers, throttling, HTTP errors and bytes that are not audio.
+against it produces real records and real WAV audio. ``faults`` maps a word of the
+problem to a permanent misbehaviour (invalid JSON, schema-breaking JSON, drifting
+answers, HTTP errors, throttling, bytes that are not audio); ``fault_rate`` makes that
+share of chat requests fail once, transiently (429 with Retry-After, 503, a hang past the
+client's timeout, a truncated body, invalid or schema-breaking JSON), chosen by a hash
+of the request so runs repeat; ``latency`` delays every chat reply; clearing ``open``
+stalls every chat request until it is set again.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import io
 import json
 import re
+import sys
 import threading
+import time
 import wave
 from collections import Counter
 from email.parser import BytesParser
@@ -51,13 +59,26 @@ def rules_model(messages: list[dict]) -> dict:
     return {"reasoning": out["reasoning"], "response": out["response"]}
 
 
+# Transport faults, retried by the client; content faults (a reply that is not JSON or
+# breaks the schema), repaired by asking again with the failure fed back.
+TRANSIENT_FAULTS = ("http_429", "http_503", "hang", "truncated", "invalid_json", "schema")
+
+
 class OpenAIServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 512  # many clients connect at once
 
-    def __init__(self, faults: dict[str, str] | None = None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, faults: dict[str, str] | None = None, latency: float = 0.0,
+                 fault_rate: float = 0.0, hang_seconds: float = 0.0, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.faults = faults or {}
+        self.latency, self.fault_rate, self.hang_seconds = latency, fault_rate, hang_seconds
         self.requests = Counter()
+        self.seen: Counter = Counter()  # chat request bodies (hashed), every time one arrives
+        self.answered: Counter = Counter()  # chat request bodies answered with 200
+        self.open = threading.Event()  # cleared: requests wait (a "stalled" endpoint)
+        self.open.set()
+        self._seen_lock = threading.Lock()
         self.authorizations: set[str] = set()
         self.spoken: Counter = Counter()
         self.transcripts: dict[str, str] = {}
@@ -73,6 +94,11 @@ class OpenAIServer(ThreadingHTTPServer):
     def __enter__(self) -> OpenAIServer:
         self._thread.start()
         return self
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that gave up (a timeout on a hang) is expected here, not an error."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
     def __exit__(self, *exc) -> None:
         self.shutdown()
@@ -116,6 +142,16 @@ class OpenAIServer(ThreadingHTTPServer):
             self.heard_seconds.append(clip.getnframes() / clip.getframerate())
         text = self.transcripts.get(upload.get_filename(), "")
         return 200, json.dumps({"text": text}).encode(), "application/json", {}
+
+    def transient_fault(self, key: str, attempt: int) -> str | None:
+        """A seeded draw per request body: the first attempt of ``fault_rate`` of bodies
+        fails in one of the transient ways; the retry goes through."""
+        if attempt > 1 or not self.fault_rate:
+            return None
+        draw = int(key[:8], 16) / 16**8
+        if draw >= self.fault_rate:
+            return None
+        return TRANSIENT_FAULTS[int(key[8:12], 16) % len(TRANSIENT_FAULTS)]
 
     def reply(self, messages: list[dict]) -> tuple[int, str]:
         """(HTTP status, assistant content) for a conversation."""
@@ -165,7 +201,40 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.endswith("/audio/speech"):
             self._send(*server.speech(body))
             return
+        key = hashlib.sha256(raw).hexdigest()
+        with server._seen_lock:
+            server.seen[key] += 1
+            attempt = server.seen[key]
+        server.open.wait()
+        if server.latency:
+            time.sleep(server.latency)
+        fault = server.transient_fault(key, attempt)
+        if fault == "hang":
+            time.sleep(server.hang_seconds)
+        elif fault == "truncated":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            self.wfile.write(b'{"id": "chatcmpl-test", "choi')
+            self.close_connection = True
+            return
+        elif fault == "http_429":
+            self._send(429, b'{"error": {"message": "slow down", "type": "rate_limit"}}', "application/json",
+                       {"Retry-After": "0.05"})
+            return
+        elif fault == "http_503":
+            self._send(503, b'{"error": {"message": "busy", "type": "server_error"}}', "application/json")
+            return
         status, content = server.reply(body["messages"])
+        first_ask = len(body["messages"]) == 2  # a repair request is never broken on purpose
+        if fault == "invalid_json" and first_ask:
+            content = "Here you go: {not json"
+        elif fault == "schema" and first_ask:
+            content = json.dumps({"unexpected": True})
+        if status == 200:
+            with server._seen_lock:
+                server.answered[key] += 1
         if status != 200:
             payload = json.dumps({"error": {"message": "injected failure", "type": "server_error"}})
         else:
@@ -182,3 +251,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def main() -> None:
+    """Run the server on its own, for benchmarks: ``python -m tests.openai_server --port N``."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--latency", type=float, default=0.0)
+    args = ap.parse_args()
+    server = OpenAIServer(latency=args.latency, port=args.port)
+    print("ready", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

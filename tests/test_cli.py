@@ -70,5 +70,7 @@ def test_openai_backend_end_to_end_leaks_no_key(tmp_path, gsm8k_path):
     assert summary["inputs"] == 8 and summary["balanced"] and summary["outputs"] >= 7
     assert server.authorizations == {f"Bearer {key}"}
     written = [p.read_bytes() for p in output.rglob("*") if p.is_file()]
+    assert len(list((output / "llm_cache").rglob("*.json"))) >= 16  # replies, cached
+    assert (output / "llm_usage.json").exists()
     assert all(key.encode() not in blob for blob in written)
     assert key not in result.stdout + result.stderr

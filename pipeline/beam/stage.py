@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 
 import schemas
+from pipeline.llm.usage import USAGE
 from pipeline.reject import Reject
 from pipeline.sources.records import raw_text, record_id
 
@@ -59,38 +62,89 @@ class StageFn(beam.DoFn):
         self._apply = self._make(self._config)
         self._in = Metrics.counter(self._stage, "records_in")
         self._out = Metrics.counter(self._stage, "records_out")
-        self._rejected = Metrics.counter(self._stage, "records_rejected")
 
-    def _reject(self, element: dict, reject: Reject):
-        self._rejected.inc()
-        Metrics.counter(self._stage, f"rejected_{reject.reason}").inc()
-        return beam.pvalue.TaggedOutput(REJECTS, reject_row(element, reject))
-
-    def process(self, element: dict):
-        self._in.inc()
+    def _outcome(self, element: dict) -> tuple[dict, Reject | None]:
+        """(record, None) or (element, why it is rejected); runs on any thread."""
         try:
             record = self._apply(element)
         except Reject as reject:
-            yield self._reject(element, reject)
-            return
+            return element, reject
         except Exception as error:  # a bug or a broken input must not end the run
-            detail = f"{type(error).__name__}: {error}"
-            yield self._reject(element, Reject(self._stage, "unexpected_error", detail))
-            return
+            return element, Reject(self._stage, "unexpected_error", f"{type(error).__name__}: {error}")
         problem = self._schema and schemas.first_error(self._schema, record)
         if problem:
-            yield self._reject(element, Reject(self._stage, "schema_violation", problem))
-            return
-        self._out.inc()
-        yield record
+            return element, Reject(self._stage, "schema_violation", problem)
+        return record, None
+
+    def _emit(self, outcome: tuple[dict, Reject | None]):
+        """The output for an outcome, counted; on the DoFn's own thread."""
+        for name, amount in USAGE.drain().items():
+            Metrics.counter("llm", name).inc(amount)
+        value, reject = outcome
+        if reject is None:
+            self._out.inc()
+            return value
+        Metrics.counter(self._stage, "records_rejected").inc()
+        Metrics.counter(self._stage, f"rejected_{reject.reason}").inc()
+        return beam.pvalue.TaggedOutput(REJECTS, reject_row(value, reject))
+
+    def process(self, element: dict):
+        self._in.inc()
+        yield self._emit(self._outcome(element))
+
+
+class ConcurrentStageFn(StageFn):
+    """The same, with up to ``concurrency`` elements in flight on a thread pool, for stages
+    that wait on remote calls. Finished elements leave as they finish; the rest leave at
+    the end of the bundle, in the window they came in."""
+
+    def __init__(self, stage: str, make: Callable, config, schema: str | None, concurrency: int) -> None:
+        super().__init__(stage, make, config, schema)
+        self._concurrency = concurrency
+
+    def setup(self) -> None:
+        super().setup()
+        self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix=self._stage)
+
+    def start_bundle(self) -> None:
+        self._pending: dict[Future, tuple] = {}
+
+    def _finished(self, block: bool):
+        if block:
+            wait(self._pending, return_when=FIRST_COMPLETED)
+        for future in [f for f in self._pending if f.done()]:
+            timestamp, window = self._pending.pop(future)
+            yield future.result(), timestamp, window
+
+    def process(self, element: dict, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        self._in.inc()
+        self._pending[self._pool.submit(self._outcome, element)] = (timestamp, window)
+        for outcome, _, _ in self._finished(block=len(self._pending) >= self._concurrency):
+            yield self._emit(outcome)
+
+    def finish_bundle(self):
+        while self._pending:
+            for outcome, timestamp, window in self._finished(block=True):
+                output = self._emit(outcome)
+                if isinstance(output, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(output.tag,
+                                                   WindowedValue(output.value, timestamp, [window]))
+                else:
+                    yield WindowedValue(output, timestamp, [window])
+
+    def teardown(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 class ApplyStage(beam.PTransform):
-    """``records | ApplyStage(...)`` -> (records that passed, rejects)."""
+    """``records | ApplyStage(...)`` -> (records that passed, rejects). ``concurrency``
+    above 1 runs that many elements at once per worker (for remote calls)."""
 
-    def __init__(self, stage: str, make: Callable, config, schema: str | None = None) -> None:
+    def __init__(self, stage: str, make: Callable, config, schema: str | None = None,
+                 concurrency: int = 1) -> None:
         super().__init__(label=stage)
-        self._fn = StageFn(stage, make, config, schema)
+        self._fn = (ConcurrentStageFn(stage, make, config, schema, concurrency) if concurrency > 1
+                    else StageFn(stage, make, config, schema))
 
     def expand(self, records):
         result = records | beam.ParDo(self._fn).with_outputs(REJECTS, main="records")

@@ -1,48 +1,110 @@
 """A JSON-returning chat call through the ``openai`` client, for any compatible endpoint.
 
-Every way a call can fail becomes a ``Reject`` with a distinct reason, so a run with a
-flaky or wrong endpoint ends with rejects to read, never with a crash. The API key is
-read from the environment and never written anywhere.
+Transient failures (429, 5xx, timeouts, dropped connections, truncated bodies) are
+retried with exponential backoff and jitter, honouring ``Retry-After``; what still fails
+becomes a ``Reject`` with a distinct reason, so a run with a flaky or wrong endpoint ends
+with rejects to read, never with a crash. Replies are cached by content (``ReplyCache``).
+Requests, retries, cache hits, tokens and failures by kind are counted (``usage.USAGE``). The API
+key is read from the environment and never written anywhere.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import time
+from urllib.parse import urlsplit
 
 import jsonschema
 import openai
 
 import prompts
+from pipeline.llm.cache import ReplyCache, reply_key
+from pipeline.llm.usage import USAGE
 from pipeline.reject import Reject
 
 _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 # Transport failures: the client has already retried these with backoff.
-_NOT_RETRIED = ("llm_timeout", "llm_unreachable", "llm_http_error")
+_NOT_RETRIED = ("llm_timeout", "llm_unreachable", "llm_http_error", "llm_throttled")
+SAMPLING = {"temperature": 0}
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def _retry_after(error: Exception) -> float | None:
+    response = getattr(error, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _failure(error: Exception) -> tuple[str, str, bool]:
+    """(reject reason, detail, transient) for an error of the openai client."""
+    if isinstance(error, openai.APITimeoutError):
+        return "llm_timeout", "the endpoint did not answer in time", True
+    if isinstance(error, openai.APIConnectionError):
+        return "llm_unreachable", type(error).__name__, True
+    if isinstance(error, openai.RateLimitError):
+        return "llm_throttled", "HTTP 429", True
+    if isinstance(error, openai.APIStatusError):
+        return "llm_http_error", f"HTTP {error.status_code}", error.status_code >= 500
+    return "llm_invalid_response", f"{type(error).__name__}: {str(error)[:200]}", True
 
 
 class LLMClient:
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
-                 timeout: float = 60.0, max_retries: int = 2) -> None:
+                 timeout: float = 60.0, retries: int = 4, cache: ReplyCache | None = None,
+                 backoff_seconds: float = 0.5) -> None:
         self.model = model
+        self._endpoint = urlsplit(base_url).netloc
+        self._retries, self._cache, self._backoff = retries, cache, backoff_seconds
         self._client = openai.OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "none",
-                                     timeout=timeout, max_retries=max_retries)
+                                     timeout=timeout, max_retries=0)
+
+    def _request(self, stage: str, messages: list[dict]) -> dict:
+        """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
+        transient; the last failure is the reject."""
+        for attempt in range(self._retries + 1):
+            if attempt:
+                USAGE.add("retries")
+            USAGE.add("requests")
+            try:
+                reply = self._client.chat.completions.create(model=self.model, messages=messages, **SAMPLING)
+            except (openai.APIError, ValueError) as error:  # ValueError: a body cut short
+                reason, detail, transient = _failure(error)
+                USAGE.add(f"failed_{reason}")
+                if not transient or attempt == self._retries:
+                    raise Reject(stage, reason, detail) from None
+                delay = _retry_after(error)
+                if delay is None:
+                    delay = min(MAX_BACKOFF_SECONDS, self._backoff * 2**attempt) * random.uniform(0.5, 1)
+                time.sleep(delay)
+                continue
+            choice = reply.choices[0] if reply.choices else None
+            usage = reply.usage
+            return {"content": choice.message.content if choice else None,
+                    "refusal": bool(choice and getattr(choice.message, "refusal", None)),
+                    "tokens_in": usage.prompt_tokens if usage else 0,
+                    "tokens_out": usage.completion_tokens if usage else 0}
+        raise AssertionError("unreachable")
 
     def _chat(self, stage: str, messages: list[dict]) -> str:
-        try:
-            reply = self._client.chat.completions.create(model=self.model, messages=messages,
-                                                         temperature=0)
-        except openai.APITimeoutError:
-            raise Reject(stage, "llm_timeout", "the endpoint did not answer in time") from None
-        except openai.APIConnectionError as error:
-            raise Reject(stage, "llm_unreachable", type(error).__name__) from None
-        except openai.APIStatusError as error:
-            raise Reject(stage, "llm_http_error", f"HTTP {error.status_code}") from None
-        choice = reply.choices[0] if reply.choices else None
-        if choice is None or getattr(choice.message, "refusal", None) or not choice.message.content:
+        key = reply_key(self.model, self._endpoint, SAMPLING, messages)
+        reply = self._cache.get(key) if self._cache else None
+        if reply is not None:
+            USAGE.add("cache_hits")
+        else:
+            reply = self._request(stage, messages)
+            USAGE.add("tokens_in", reply["tokens_in"])
+            USAGE.add("tokens_out", reply["tokens_out"])
+            if self._cache:
+                self._cache.put(key, reply)
+        if reply["refusal"] or not reply["content"]:
             raise Reject(stage, "llm_refusal", "the model gave no content")
-        return choice.message.content
+        return reply["content"]
 
     @staticmethod
     def parse(stage: str, content: str, schema: dict) -> dict:
@@ -85,4 +147,6 @@ def client_for(config) -> LLMClient:
     """The client a worker opens in ``setup`` for the endpoint ``config`` names."""
     if not config.llm_base_url or not config.llm_model:
         raise ValueError("--llm openai needs --base_url and --model")
-    return LLMClient(config.llm_base_url, config.llm_model, config.llm_api_key_env, config.llm_timeout)
+    cache = ReplyCache(config.llm_cache_dir) if config.llm_cache_dir else None
+    return LLMClient(config.llm_base_url, config.llm_model, config.llm_api_key_env, config.llm_timeout,
+                     config.llm_retries, cache)

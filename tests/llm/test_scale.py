@@ -1,0 +1,90 @@
+"""LLM calls under injected faults, and a run killed part-way and resumed from the cache."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.openai_server import OpenAIServer
+
+
+def _build(output, server, count: int, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "--source", f"generate:{count}", "--output", str(output),
+         "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--llm_timeout", "1",
+         "--llm_retries", "3", "--no_progress", *extra],
+        capture_output=True, text=True, check=True)
+
+
+def _ids(folder) -> list[str]:
+    return sorted(row for path in folder.glob("*.parquet")
+                  for row in pq.read_table(path, columns=["id"])["id"].to_pylist())
+
+
+def _transient_fault_run(tmp_path, count: int) -> None:
+    with OpenAIServer(fault_rate=0.2, hang_seconds=1.5) as server:
+        _build(tmp_path / "out", server, count, "--no_cache")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    usage = json.loads((tmp_path / "out" / "llm_usage.json").read_text())
+    ids = _ids(tmp_path / "out" / "data")
+    assert summary["inputs"] == count == summary["outputs"] + summary["rejects"]
+    # every item met only transient faults: all are in but the generator's own repeats
+    assert set(summary["rejects_by_reason"]) <= {"source/duplicate"}
+    assert len(ids) == len(set(ids)) == count - summary["rejects"]
+    faulted = sum(1 for key, times in server.seen.items() if times > 1)
+    assert faulted > 0.15 * len(server.seen) / 2 and usage["retries"] > 0
+    assert usage["failed_llm_timeout"] > 0 and usage["failed_llm_throttled"] > 0
+
+
+def test_transient_faults_lose_nothing(tmp_path):
+    _transient_fault_run(tmp_path, 120)
+
+
+@pytest.mark.slow
+def test_transient_faults_lose_nothing_in_2000_items(tmp_path):
+    _transient_fault_run(tmp_path, 2000)
+
+
+def test_permanent_faults_are_rejects_with_their_reason(tmp_path, gsm8k_path):
+    source = tmp_path / "train.jsonl"
+    source.write_bytes(b"".join(gsm8k_path.read_bytes().splitlines(keepends=True)[:8]))
+    faults = {"Weng": "http_500", "Betty": "schema", "Julie": "invalid_json"}
+    with OpenAIServer(faults) as server:
+        subprocess.run([sys.executable, "-m", "pipeline", "--source", f"gsm8k:{source}", "--output",
+                        str(tmp_path / "out"), "--llm", "openai", "--base_url", server.base_url,
+                        "--model", "m", "--llm_retries", "1", "--no_cache", "--no_progress"],
+                       capture_output=True, check=True)
+    rejects = pq.read_table(tmp_path / "out" / "rejects" / "rejects-00000-of-00001.parquet").to_pylist()
+    reasons = {name: r["reason"] for r in rejects for name in faults if name in r["record"]}
+    assert reasons == {"Weng": "llm_http_error", "Betty": "llm_schema", "Julie": "llm_invalid_json"}
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["inputs"] == 8 == summary["outputs"] + summary["rejects"]
+
+
+def test_a_killed_run_resumes_without_asking_again(tmp_path):
+    cache = str(tmp_path / "cache")
+    with OpenAIServer(latency=0.01) as server:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "--source", "generate:60", "--output", str(tmp_path / "a"),
+             "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--cache_dir", cache,
+             "--no_progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        while sum(server.answered.values()) < 50:
+            time.sleep(0.02)
+        server.open.clear()  # the endpoint stalls: what was answered gets cached, nothing more
+        time.sleep(1.0)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        answered_before = set(server.answered)
+        server.open.set()
+        _build(tmp_path / "a", server, 60, "--cache_dir", cache)
+        asked_again = [key for key in answered_before if server.seen[key] > 1]
+        assert asked_again == []
+        assert len(server.answered) > len(answered_before)  # the rest was asked for
+        _build(tmp_path / "b", server, 60, "--no_cache")  # an uninterrupted run
+    for name in ("train-00000-of-00001.parquet",):
+        assert (tmp_path / "a" / "data" / name).read_bytes() == (tmp_path / "b" / "data" / name).read_bytes()
