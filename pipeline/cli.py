@@ -70,6 +70,17 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--llm_retries", type=int, default=4,
                     help="retries of a request on 429, 5xx, timeouts and dropped connections, with "
                          "exponential backoff and jitter, honouring Retry-After (default 4)")
+    ap.add_argument("--api_key_file", default="",
+                    help="a file holding the API key instead of --api_key_env (local, gs://...)")
+    ap.add_argument("--llm_rpm", type=float, default=0,
+                    help="requests per minute per worker (0: no limit): a global limit divided by "
+                         "the workers")
+    ap.add_argument("--llm_tpm", type=float, default=0,
+                    help="prompt tokens per minute per worker, estimated at 4 characters a token "
+                         "(0: no limit)")
+    ap.add_argument("--structured_output", action="store_true",
+                    help="send each reply's JSON Schema as response_format, for servers that enforce it "
+                         "(vLLM, OpenAI); replies are validated with jsonschema either way")
     ap.add_argument("--llm_concurrency", type=int, default=64,
                     help="LLM requests in flight per worker (default 64)")
     ap.add_argument("--cache_dir", default="",
@@ -194,6 +205,8 @@ def run(argv: list[str] | None = None) -> dict:
                          llm_model=args.model, llm_api_key_env=args.api_key_env,
                          llm_timeout=args.llm_timeout, judge=args.judge, tts=args.tts,
                          llm_retries=args.llm_retries, llm_concurrency=args.llm_concurrency,
+                         llm_api_key_file=args.api_key_file, llm_rpm=args.llm_rpm, llm_tpm=args.llm_tpm,
+                         llm_structured_output=args.structured_output,
                          llm_cache_dir="" if args.no_cache or "openai" not in (args.llm, args.judge)
                          else args.cache_dir or FileSystems.join(args.output, "llm_cache"),
                          tokenizer=args.tokenizer, p=args.p, q=args.q, decode_rate=args.decode_rate,

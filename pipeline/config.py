@@ -23,6 +23,10 @@ class BuildConfig:
     llm_retries: int = 4
     llm_concurrency: int = 64
     llm_cache_dir: str = ""
+    llm_api_key_file: str = ""
+    llm_rpm: float = 0
+    llm_tpm: float = 0
+    llm_structured_output: bool = False
     judge: str = "off"
     response_ratio: str = "a third to a half"
     tts: str = "espeak"

@@ -75,6 +75,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.latency, self.fault_rate, self.hang_seconds = latency, fault_rate, hang_seconds
         self.requests = Counter()
         self.seen: Counter = Counter()  # chat request bodies (hashed), every time one arrives
+        self.response_formats: list = []
         self.answered: Counter = Counter()  # chat request bodies answered with 200
         self.open = threading.Event()  # cleared: requests wait (a "stalled" endpoint)
         self.open.set()
@@ -203,6 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         key = hashlib.sha256(raw).hexdigest()
         with server._seen_lock:
+            server.response_formats.append(body.get("response_format"))
             server.seen[key] += 1
             attempt = server.seen[key]
         server.open.wait()

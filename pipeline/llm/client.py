@@ -19,9 +19,11 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import openai
+from apache_beam.io.filesystems import FileSystems
 
 import prompts
 from pipeline.llm.cache import ReplyCache, reply_key
+from pipeline.llm.limits import Budget, Throttle
 from pipeline.llm.usage import USAGE
 from pipeline.reject import Reject
 
@@ -29,6 +31,7 @@ _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 # Transport failures: the client has already retried these with backoff.
 _NOT_RETRIED = ("llm_timeout", "llm_unreachable", "llm_http_error", "llm_throttled")
 SAMPLING = {"temperature": 0}
+CHARACTERS_PER_TOKEN = 4  # for the tokens-per-minute budget, before the server counts them
 MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -55,24 +58,35 @@ def _failure(error: Exception) -> tuple[str, str, bool]:
 
 
 class LLMClient:
-    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY",
-                 timeout: float = 60.0, retries: int = 4, cache: ReplyCache | None = None,
-                 backoff_seconds: float = 0.5) -> None:
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0,
+                 retries: int = 4, cache: ReplyCache | None = None, backoff_seconds: float = 0.5,
+                 requests_per_minute: float = 0, tokens_per_minute: float = 0,
+                 structured_output: bool = False) -> None:
         self.model = model
         self._endpoint = urlsplit(base_url).netloc
         self._retries, self._cache, self._backoff = retries, cache, backoff_seconds
-        self._client = openai.OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "none",
-                                     timeout=timeout, max_retries=0)
+        self._structured = structured_output
+        self._throttle = Throttle()
+        self._requests, self._tokens = Budget(requests_per_minute), Budget(tokens_per_minute)
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout,
+                                     max_retries=0)
 
-    def _request(self, stage: str, messages: list[dict]) -> dict:
+    def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
         """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
         transient; the last failure is the reject."""
+        extra = {"response_format": {"type": "json_schema", "json_schema": {
+            "name": f"{stage}_reply", "schema": schema}}} if self._structured else {}
         for attempt in range(self._retries + 1):
             if attempt:
                 USAGE.add("retries")
+            self._throttle.wait()
+            self._requests.take(1)
+            self._tokens.take(sum(len(m["content"]) for m in messages) / CHARACTERS_PER_TOKEN)
             USAGE.add("requests")
+            started = time.time()
             try:
-                reply = self._client.chat.completions.create(model=self.model, messages=messages, **SAMPLING)
+                reply = self._client.chat.completions.create(model=self.model, messages=messages, **SAMPLING,
+                                                             **extra)
             except (openai.APIError, ValueError) as error:  # ValueError: a body cut short
                 reason, detail, transient = _failure(error)
                 USAGE.add(f"failed_{reason}")
@@ -83,6 +97,7 @@ class LLMClient:
                     delay = min(MAX_BACKOFF_SECONDS, self._backoff * 2**attempt) * random.uniform(0.5, 1)
                 time.sleep(delay)
                 continue
+            self._throttle.succeeded(started)
             choice = reply.choices[0] if reply.choices else None
             usage = reply.usage
             return {"content": choice.message.content if choice else None,
@@ -91,13 +106,14 @@ class LLMClient:
                     "tokens_out": usage.completion_tokens if usage else 0}
         raise AssertionError("unreachable")
 
-    def _chat(self, stage: str, messages: list[dict]) -> str:
-        key = reply_key(self.model, self._endpoint, SAMPLING, messages)
+    def _chat(self, stage: str, messages: list[dict], schema: dict) -> str:
+        sampling = {**SAMPLING, "structured_output": self._structured}
+        key = reply_key(self.model, self._endpoint, sampling, messages)
         reply = self._cache.get(key) if self._cache else None
         if reply is not None:
             USAGE.add("cache_hits")
         else:
-            reply = self._request(stage, messages)
+            reply = self._request(stage, messages, schema)
             USAGE.add("tokens_in", reply["tokens_in"])
             USAGE.add("tokens_out", reply["tokens_out"])
             if self._cache:
@@ -131,7 +147,7 @@ class LLMClient:
         messages = prompt.messages(**values)
         content = ""
         try:
-            content = self._chat(stage, messages)
+            content = self._chat(stage, messages, schema)
             return self._checked(stage, content, schema, check)
         except Reject as reject:
             if reject.reason in _NOT_RETRIED:
@@ -140,7 +156,7 @@ class LLMClient:
                         "Reply again with corrected JSON only.")
         messages = [*messages, {"role": "assistant", "content": content},
                     {"role": "user", "content": feedback}]
-        return self._checked(stage, self._chat(stage, messages), schema, check)
+        return self._checked(stage, self._chat(stage, messages, schema), schema, check)
 
 
 def client_for(config) -> LLMClient:
@@ -148,5 +164,15 @@ def client_for(config) -> LLMClient:
     if not config.llm_base_url or not config.llm_model:
         raise ValueError("--llm openai needs --base_url and --model")
     cache = ReplyCache(config.llm_cache_dir) if config.llm_cache_dir else None
-    return LLMClient(config.llm_base_url, config.llm_model, config.llm_api_key_env, config.llm_timeout,
-                     config.llm_retries, cache)
+    return LLMClient(config.llm_base_url, config.llm_model, api_key(config), config.llm_timeout,
+                     config.llm_retries, cache, requests_per_minute=config.llm_rpm,
+                     tokens_per_minute=config.llm_tpm, structured_output=config.llm_structured_output)
+
+
+def api_key(config) -> str:
+    """The key from ``--api_key_file`` or the ``--api_key_env`` variable; read on the worker,
+    never stored in the config, the records or the logs."""
+    if config.llm_api_key_file:
+        with FileSystems.open(config.llm_api_key_file) as handle:
+            return handle.read().decode().strip()
+    return os.environ.get(config.llm_api_key_env, "")

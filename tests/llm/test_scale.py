@@ -88,3 +88,28 @@ def test_a_killed_run_resumes_without_asking_again(tmp_path):
         _build(tmp_path / "b", server, 60, "--no_cache")  # an uninterrupted run
     for name in ("train-00000-of-00001.parquet",):
         assert (tmp_path / "a" / "data" / name).read_bytes() == (tmp_path / "b" / "data" / name).read_bytes()
+
+
+def test_structured_output_key_file_and_budgets(tmp_path, monkeypatch):
+    from pipeline.config import BuildConfig
+    from pipeline.llm.client import client_for
+    from pipeline.llm.limits import Budget
+    from pipeline.sources.records import generated_record
+    from pipeline.stages.rewrite import rewrite_with_llm
+
+    key_file = tmp_path / "key.txt"
+    key_file.write_text("sk-from-a-file-77\n")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with OpenAIServer() as server:
+        config = BuildConfig(llm="openai", llm_base_url=server.base_url, llm_model="m",
+                             llm_api_key_file=str(key_file), llm_structured_output=True)
+        record = rewrite_with_llm(generated_record(0, 1), config, client_for(config))
+    assert record["question"]
+    assert server.authorizations == {"Bearer sk-from-a-file-77"}
+    assert server.response_formats[0]["type"] == "json_schema"
+    assert server.response_formats[0]["json_schema"]["schema"]["required"] == ["question"]
+    budget = Budget(per_minute=600)  # ten a second, a minute's worth at once
+    start = time.monotonic()
+    for _ in range(605):
+        budget.take(1)
+    assert time.monotonic() - start >= 0.4
