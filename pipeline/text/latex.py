@@ -118,10 +118,12 @@ class _Math:
     def argument(self) -> str:
         item = self.next_item()
         if isinstance(item, LatexGroupNode):
-            return _say_math(item.nodelist).strip()
-        if isinstance(item, str):
-            return _token(item, True).strip()
-        return _Math([item]).say().strip()
+            spoken = _say_math(item.nodelist)
+        elif isinstance(item, str):
+            spoken = _token(item, True)
+        else:
+            spoken = _Math([item]).say()
+        return " ".join(spoken.split())
 
     def one(self, said: list[str]) -> str:
         item = self.items[self.at]
@@ -175,7 +177,7 @@ class _Math:
         if spoken == _WORDS["circ"]:
             return " degrees "
         if spoken in ("prime", "prime prime"):
-            return f" {spoken} "
+            return " prime " if spoken == "prime" else " double prime "
         return {"2": " squared ", "3": " cubed "}.get(spoken, f" to the power of {spoken} ")
 
     def macro(self, node: LatexMacroNode) -> str:
@@ -207,7 +209,8 @@ class _Math:
         if name == "pmod":
             return f"modulo {self.arguments(args, 1)[0]}"
         if name == "overline":
-            return f"segment {self.arguments(args, 1)[0]}"
+            over = self.arguments(args, 1)[0]
+            return f"with {over} repeating" if over.isdigit() else f"segment {over}"
         if name in ("overrightarrow", "vec"):
             return f"vector {self.arguments(args, 1)[0]}"
         if name in _TEXT:

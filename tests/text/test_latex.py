@@ -46,6 +46,10 @@ SPOKEN = [
     (r"Solve $17 \equiv x \pmod{5}$.", "Solve 17 is congruent to x modulo 5."),
     (r"Find $\lfloor 2.5 \rfloor$.", "Find the floor of 2.5."),
     (r"A $10{,}000$ loan.", "A 10000 loan."),
+    (r"Write $0.1\overline{7}$ as a fraction.", "Write 0.1 with 7 repeating as a fraction."),
+    (r"Find $\overline{AB}$.", "Find segment A B."),
+    (r"A $12^{\prime \prime}$ pizza.", "A 12 double prime pizza."),
+    (r"Let $\sum_{k=1}^{n} k = 10$.", "Let the sum from k equals 1 to n of k equals 10."),
 ]
 
 
