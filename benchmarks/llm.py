@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import apache_beam as beam
 import openai
+from apache_beam.options.pipeline_options import PipelineOptions
 
 import prompts
 from benchmarks.report import machine, write_section
@@ -55,9 +56,13 @@ async def _bare(base_url: str, records: list[dict], concurrency: int) -> float:
     return elapsed
 
 
-def _beam(records: list[dict], config: BuildConfig, concurrency: int) -> float:
+def _beam(records: list[dict], config: BuildConfig, concurrency: int, workers: int = 1) -> float:
+    options = PipelineOptions(runner="DirectRunner")
+    if workers > 1:
+        options = PipelineOptions(runner="DirectRunner", direct_running_mode="multi_processing",
+                                  direct_num_workers=workers)
     start = time.perf_counter()
-    with beam.Pipeline(runner="DirectRunner") as pipeline:
+    with beam.Pipeline(options=options) as pipeline:
         passed, _ = pipeline | beam.Create(records) | ApplyStage("rewrite", rewrite.make, config, "rewrite",
                                                                    concurrency)
         _ = passed | beam.combiners.Count.Globally()
@@ -77,6 +82,9 @@ def main() -> None:
         bare = asyncio.run(_bare(base_url, records, CONCURRENCY))
         rules = _beam(records, BuildConfig(), 1)
         with_llm = _beam(records, llm, CONCURRENCY)
+        rules_two = _beam(records, BuildConfig(), 1, workers=2)
+        half = CONCURRENCY // 2
+        with_llm_two = _beam(records, replace(llm, llm_concurrency=half), half, workers=2)
         serial_bare = asyncio.run(_bare(base_url, records[:SERIAL_RECORDS], 1))
         serial_rules = _beam(records[:SERIAL_RECORDS], BuildConfig(), 1)
         serial_llm = _beam(records[:SERIAL_RECORDS], replace(llm, llm_concurrency=1), 1)
@@ -85,6 +93,7 @@ def main() -> None:
         server.wait()
     bare_rate = len(records) / bare
     beam_rate = len(records) / (with_llm - rules)
+    two_rate = len(records) / (with_llm_two - rules_two)
     overhead_ms = ((serial_llm - serial_rules) - serial_bare) / SERIAL_RECORDS * 1000
     lines = [
         "## LLM stage against a bare AsyncOpenAI loop",
@@ -100,7 +109,10 @@ def main() -> None:
         f"({bare:.1f} s) |",
         f"| rewrite stage in Beam (DirectRunner), concurrency {CONCURRENCY} | {beam_rate:,.0f} records/s "
         f"({with_llm:.1f} s - {rules:.1f} s) |",
-        f"| Beam / bare | {beam_rate / bare_rate:.0%} |",
+        f"| Beam / bare, one worker | {beam_rate / bare_rate:.0%} |",
+        f"| rewrite stage in Beam, 2 worker processes, {CONCURRENCY // 2} in flight each | "
+        f"{two_rate:,.0f} records/s ({with_llm_two:.1f} s - {rules_two:.1f} s) |",
+        f"| Beam / bare, two workers | {two_rate / bare_rate:.0%} |",
         f"| per-request overhead at concurrency 1 ({SERIAL_RECORDS} requests) | {overhead_ms:.1f} ms "
         f"over the bare loop's {serial_bare / SERIAL_RECORDS * 1000:.1f} ms |",
     ]

@@ -10,10 +10,13 @@ key is read from the environment and never written anywhere.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
 import random
 import re
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -57,6 +60,28 @@ def _failure(error: Exception) -> tuple[str, str, bool]:
     return "llm_invalid_response", f"{type(error).__name__}: {str(error)[:200]}", True
 
 
+@functools.lru_cache(maxsize=64)
+def _validator(schema: str) -> jsonschema.protocols.Validator:
+    """A validator per reply schema, built once: building one checks the schema itself,
+    which costs more than validating a reply."""
+    loaded = json.loads(schema)
+    validator = jsonschema.validators.validator_for(loaded)
+    validator.check_schema(loaded)
+    return validator(loaded)
+
+
+class EventLoop:
+    """One asyncio loop on its own thread: every request of a worker goes through the
+    async client there, while the threads that wait for replies run the stage's checks."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, daemon=True, name="llm-loop").start()
+
+    def run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+
 class LLMClient:
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0,
                  retries: int = 4, cache: ReplyCache | None = None, backoff_seconds: float = 0.5,
@@ -68,8 +93,9 @@ class LLMClient:
         self._structured = structured_output
         self._throttle = Throttle()
         self._requests, self._tokens = Budget(requests_per_minute), Budget(tokens_per_minute)
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout,
-                                     max_retries=0)
+        self._loop = EventLoop()
+        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout,
+                                          max_retries=0)
 
     def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
         """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
@@ -85,8 +111,8 @@ class LLMClient:
             USAGE.add("requests")
             started = time.time()
             try:
-                reply = self._client.chat.completions.create(model=self.model, messages=messages, **SAMPLING,
-                                                             **extra)
+                reply = self._loop.run(self._client.chat.completions.create(
+                    model=self.model, messages=messages, **SAMPLING, **extra))
             except (openai.APIError, ValueError) as error:  # ValueError: a body cut short
                 reason, detail, transient = _failure(error)
                 USAGE.add(f"failed_{reason}")
@@ -130,10 +156,10 @@ class LLMClient:
             value = json.loads(match.group(1) if match else content)
         except json.JSONDecodeError as error:
             raise Reject(stage, "llm_invalid_json", f"{error.msg} at column {error.colno}") from None
-        try:
-            jsonschema.validate(value, schema)
-        except jsonschema.ValidationError as error:
-            raise Reject(stage, "llm_schema", error.message[:300]) from None
+        errors = _validator(json.dumps(schema, sort_keys=True)).iter_errors(value)
+        error = jsonschema.exceptions.best_match(errors)
+        if error is not None:
+            raise Reject(stage, "llm_schema", error.message[:300])
         return value
 
     def _checked(self, stage: str, content: str, schema: dict, check) -> dict:
