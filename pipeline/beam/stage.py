@@ -16,6 +16,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 import schemas
+from pipeline.llm.client import LLMStage
 from pipeline.llm.usage import USAGE
 from pipeline.reject import Reject
 from pipeline.sources.records import raw_text, record_id
@@ -66,11 +67,24 @@ class StageFn(beam.DoFn):
     def _outcome(self, element: dict) -> tuple[dict, Reject | None]:
         """(record, None) or (element, why it is rejected); runs on any thread."""
         try:
-            record = self._apply(element)
-        except Reject as reject:
-            return element, reject
-        except Exception as error:  # a bug or a broken input must not end the run
-            return element, Reject(self._stage, "unexpected_error", f"{type(error).__name__}: {error}")
+            return self._validated(element, self._apply(element))
+        except Exception as error:
+            return element, self._rejection(error)
+
+    async def _outcome_async(self, element: dict) -> tuple[dict, Reject | None]:
+        """The same for a stage that awaits remote calls, on its event loop."""
+        try:
+            return self._validated(element, await self._apply.coroutine(element))
+        except Exception as error:
+            return element, self._rejection(error)
+
+    def _rejection(self, error: Exception) -> Reject:
+        if isinstance(error, Reject):
+            return error
+        # a bug or a broken input must not end the run
+        return Reject(self._stage, "unexpected_error", f"{type(error).__name__}: {error}")
+
+    def _validated(self, element: dict, record: dict) -> tuple[dict, Reject | None]:
         problem = self._schema and schemas.first_error(self._schema, record)
         if problem:
             return element, Reject(self._stage, "schema_violation", problem)
@@ -94,9 +108,10 @@ class StageFn(beam.DoFn):
 
 
 class ConcurrentStageFn(StageFn):
-    """The same, with up to ``concurrency`` elements in flight on a thread pool, for stages
-    that wait on remote calls. Finished elements leave as they finish; the rest leave at
-    the end of the bundle, in the window they came in."""
+    """The same, with up to ``concurrency`` elements in flight, for stages that wait on
+    remote calls: as coroutines on the stage's event loop (``LLMStage``), else on a thread
+    pool. Finished elements leave as they finish; the rest leave at the end of the bundle,
+    in the window they came in."""
 
     def __init__(self, stage: str, make: Callable, config, schema: str | None, concurrency: int) -> None:
         super().__init__(stage, make, config, schema)
@@ -118,7 +133,11 @@ class ConcurrentStageFn(StageFn):
 
     def process(self, element: dict, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         self._in.inc()
-        self._pending[self._pool.submit(self._outcome, element)] = (timestamp, window)
+        if isinstance(self._apply, LLMStage):
+            future = self._apply.loop.submit(self._outcome_async(element))
+        else:
+            future = self._pool.submit(self._outcome, element)
+        self._pending[future] = (timestamp, window)
         for outcome, _, _ in self._finished(block=len(self._pending) >= self._concurrency):
             yield self._emit(outcome)
 

@@ -11,6 +11,7 @@ key is read from the environment and never written anywhere.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import json
 import os
@@ -71,15 +72,29 @@ def _validator(schema: str) -> jsonschema.protocols.Validator:
 
 
 class EventLoop:
-    """One asyncio loop on its own thread: every request of a worker goes through the
-    async client there, while the threads that wait for replies run the stage's checks."""
+    """One asyncio loop on its own thread per client: LLM stages run there as coroutines,
+    many records at once, with no thread per record."""
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True, name="llm-loop").start()
 
+    def submit(self, coroutine) -> concurrent.futures.Future:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
     def run(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        return self.submit(coroutine).result()
+
+
+class LLMStage:
+    """A stage function over one record that awaits LLM replies: callable like any stage
+    function (it waits), or submitted to its loop so many records run at once."""
+
+    def __init__(self, coroutine_function, loop: EventLoop) -> None:
+        self.coroutine, self.loop = coroutine_function, loop
+
+    def __call__(self, record: dict) -> dict:
+        return self.loop.run(self.coroutine(record))
 
 
 class LLMClient:
@@ -97,7 +112,10 @@ class LLMClient:
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout,
                                           max_retries=0)
 
-    def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
+    def stage(self, coroutine_function) -> LLMStage:
+        return LLMStage(coroutine_function, self._loop)
+
+    async def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
         """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
         transient; the last failure is the reject."""
         extra = {"response_format": {"type": "json_schema", "json_schema": {
@@ -105,14 +123,14 @@ class LLMClient:
         for attempt in range(self._retries + 1):
             if attempt:
                 USAGE.add("retries")
-            self._throttle.wait()
-            self._requests.take(1)
-            self._tokens.take(sum(len(m["content"]) for m in messages) / CHARACTERS_PER_TOKEN)
+            await self._throttle.wait()
+            await self._requests.take(1)
+            await self._tokens.take(sum(len(m["content"]) for m in messages) / CHARACTERS_PER_TOKEN)
             USAGE.add("requests")
             started = time.time()
             try:
-                reply = self._loop.run(self._client.chat.completions.create(
-                    model=self.model, messages=messages, **SAMPLING, **extra))
+                reply = await self._client.chat.completions.create(
+                    model=self.model, messages=messages, **SAMPLING, **extra)
             except (openai.APIError, ValueError) as error:  # ValueError: a body cut short
                 reason, detail, transient = _failure(error)
                 USAGE.add(f"failed_{reason}")
@@ -121,7 +139,7 @@ class LLMClient:
                 delay = _retry_after(error)
                 if delay is None:
                     delay = min(MAX_BACKOFF_SECONDS, self._backoff * 2**attempt) * random.uniform(0.5, 1)
-                time.sleep(delay)
+                await asyncio.sleep(delay)
                 continue
             self._throttle.succeeded(started)
             choice = reply.choices[0] if reply.choices else None
@@ -132,18 +150,18 @@ class LLMClient:
                     "tokens_out": usage.completion_tokens if usage else 0}
         raise AssertionError("unreachable")
 
-    def _chat(self, stage: str, messages: list[dict], schema: dict) -> str:
+    async def _chat(self, stage: str, messages: list[dict], schema: dict) -> str:
         sampling = {**SAMPLING, "structured_output": self._structured}
         key = reply_key(self.model, self._endpoint, sampling, messages)
-        reply = self._cache.get(key) if self._cache else None
+        reply = await asyncio.to_thread(self._cache.get, key) if self._cache else None
         if reply is not None:
             USAGE.add("cache_hits")
         else:
-            reply = self._request(stage, messages, schema)
+            reply = await self._request(stage, messages, schema)
             USAGE.add("tokens_in", reply["tokens_in"])
             USAGE.add("tokens_out", reply["tokens_out"])
             if self._cache:
-                self._cache.put(key, reply)
+                await asyncio.to_thread(self._cache.put, key, reply)
         if reply["refusal"] or not reply["content"]:
             raise Reject(stage, "llm_refusal", "the model gave no content")
         return reply["content"]
@@ -167,13 +185,13 @@ class LLMClient:
         check(value)
         return value
 
-    def ask(self, stage: str, prompt: prompts.Prompt, schema: dict, check, **values: str) -> dict:
+    async def ask(self, stage: str, prompt: prompts.Prompt, schema: dict, check, **values: str) -> dict:
         """Ask, parse, validate and ``check`` the reply. On a failed check, ask once more
         with the failure fed back; the second failure is the reject."""
         messages = prompt.messages(**values)
         content = ""
         try:
-            content = self._chat(stage, messages, schema)
+            content = await self._chat(stage, messages, schema)
             return self._checked(stage, content, schema, check)
         except Reject as reject:
             if reject.reason in _NOT_RETRIED:
@@ -182,7 +200,7 @@ class LLMClient:
                         "Reply again with corrected JSON only.")
         messages = [*messages, {"role": "assistant", "content": content},
                     {"role": "user", "content": feedback}]
-        return self._checked(stage, self._chat(stage, messages, schema), schema, check)
+        return self._checked(stage, await self._chat(stage, messages, schema), schema, check)
 
 
 def client_for(config) -> LLMClient:

@@ -9,6 +9,7 @@ of R requests per minute on W workers, give each R / W.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -26,14 +27,14 @@ class Throttle:
         self._throttler = AdaptiveThrottler(window_ms, bucket_ms, overload_ratio)
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    async def wait(self) -> None:
         while True:
             with self._lock:
                 throttled = self._throttler.throttle_request(time.time() * 1000)
             if not throttled:
                 return
             USAGE.add("cumulativeThrottlingSeconds", int(THROTTLE_DELAY_SECONDS))
-            time.sleep(THROTTLE_DELAY_SECONDS)
+            await asyncio.sleep(THROTTLE_DELAY_SECONDS)
 
     def succeeded(self, started: float) -> None:
         with self._lock:
@@ -50,7 +51,7 @@ class Budget:
         self._updated = time.monotonic()
         self._lock = threading.Lock()
 
-    def take(self, units: float) -> None:
+    async def take(self, units: float) -> None:
         if not self._rate:
             return
         units = min(units, self._capacity)
@@ -63,4 +64,4 @@ class Budget:
                     self._level -= units
                     return
                 wait = (units - self._level) / self._rate
-            time.sleep(wait)
+            await asyncio.sleep(wait)

@@ -94,10 +94,10 @@ REPLY_SCHEMA = {
 }
 
 
-def rewrite_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict:
+async def rewrite_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict:
     """LLM backend: the model rewrites, the same checks as the rules backend judge it."""
     check_suitable(record["problem"])
-    reply = client.ask(
+    reply = await client.ask(
         STAGE, prompts.load("rewrite"), REPLY_SCHEMA,
         lambda value: check_spoken_question(record["problem"], normalize_space(value["question"])),
         problem=record["problem"],
@@ -111,5 +111,5 @@ def make(config: BuildConfig):
     """The per-record function a Beam worker runs, built once per worker."""
     if config.llm == "openai":
         client = client_for(config)
-        return lambda record: rewrite_with_llm(record, config, client)
+        return client.stage(lambda record: rewrite_with_llm(record, config, client))
     return lambda record: rewrite(record, config)

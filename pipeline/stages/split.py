@@ -281,10 +281,10 @@ def _clean_reply(reply: dict) -> tuple[list[str], list[dict]]:
     return reasoning, response
 
 
-def split_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict:
+async def split_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict:
     """LLM backend: the paper's prompt (front-load reasoning, defer spoken content), then
     the same checks as the rules backend."""
-    reply = client.ask(
+    reply = await client.ask(
         STAGE, prompts.load("split"), REPLY_SCHEMA,
         lambda value: validate_split(record, *_clean_reply(value)),
         problem=record["problem"], question=record["question"], solution=record["solution"],
@@ -301,12 +301,12 @@ JUDGE_SCHEMA = {
 }
 
 
-def judge(record: dict, client: LLMClient) -> dict:
+async def judge(record: dict, client: LLMClient) -> dict:
     """The paper's LLM check: is there anticipation drift, is the response colloquial?
     A failing verdict rejects; a passing one is kept in ``checks`` with its reason."""
     reasoning = "\n".join(f"{n}. {step}" for n, step in enumerate(record["reasoning"], start=1))
     response = "\n".join(f"[after step {s['after_step']}] {s['text']}" for s in record["response"])
-    verdict = client.ask(STAGE, prompts.load("judge"), JUDGE_SCHEMA, lambda value: None,
+    verdict = await client.ask(STAGE, prompts.load("judge"), JUDGE_SCHEMA, lambda value: None,
                          question=record["question"], reasoning=reasoning, response=response)
     reason = verdict.get("reason", "")
     if verdict["drift"]:
@@ -317,13 +317,14 @@ def judge(record: dict, client: LLMClient) -> dict:
 
 
 def make(config: BuildConfig):
-    client = client_for(config) if "openai" in (config.llm, config.judge) else None
-    if config.llm == "openai":
-        def backend(record):
-            return split_with_llm(record, config, client)
-    else:
-        def backend(record):
-            return split(record, config)
-    if config.judge == "openai":
-        return lambda record: judge(backend(record), client)
-    return backend
+    if "openai" not in (config.llm, config.judge):
+        return lambda record: split(record, config)
+    client = client_for(config)
+
+    async def split_and_judge(record: dict) -> dict:
+        if config.llm == "openai":
+            done = await split_with_llm(record, config, client)
+        else:
+            done = split(record, config)
+        return await judge(done, client) if config.judge == "openai" else done
+    return client.stage(split_and_judge)

@@ -1,5 +1,6 @@
 """LLM calls under injected faults, and a run killed part-way and resumed from the cache."""
 
+import asyncio
 import json
 import os
 import signal
@@ -103,13 +104,17 @@ def test_structured_output_key_file_and_budgets(tmp_path, monkeypatch):
     with OpenAIServer() as server:
         config = BuildConfig(llm="openai", llm_base_url=server.base_url, llm_model="m",
                              llm_api_key_file=str(key_file), llm_structured_output=True)
-        record = rewrite_with_llm(generated_record(0, 1), config, client_for(config))
+        client = client_for(config)
+        record = client.stage(lambda r: rewrite_with_llm(r, config, client))(generated_record(0, 1))
     assert record["question"]
     assert server.authorizations == {"Bearer sk-from-a-file-77"}
     assert server.response_formats[0]["type"] == "json_schema"
     assert server.response_formats[0]["json_schema"]["schema"]["required"] == ["question"]
     budget = Budget(per_minute=600)  # ten a second, a minute's worth at once
+
+    async def spend() -> None:
+        for _ in range(605):
+            await budget.take(1)
     start = time.monotonic()
-    for _ in range(605):
-        budget.take(1)
+    asyncio.run(spend())
     assert time.monotonic() - start >= 0.4
