@@ -34,10 +34,38 @@ def validator(stage: str) -> Draft202012Validator:
     return Draft202012Validator(merged)
 
 
-def first_error(stage: str, record: dict) -> str | None:
-    """A readable description of the first way ``record`` breaks its schema, or None."""
-    error = next(iter(validator(stage).iter_errors(record)), None)
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path) or "record"
-    return f"{where}: {error.message[:300]}"
+@cache
+def field_validators() -> dict[str, Draft202012Validator]:
+    """A validator per field of ``fields.schema.json``."""
+    return {name: Draft202012Validator(field) for name, field in load("fields")["properties"].items()}
+
+
+def _described(error, *where: str) -> str:
+    path = "/".join([*where, *(str(p) for p in error.absolute_path)]) or "record"
+    return f"{path}: {error.message[:300]}"
+
+
+def first_error(stage: str, record: dict, before: dict | None = None) -> str | None:
+    """A readable description of the first way ``record`` breaks its schema, or None.
+
+    With ``before``, the record as a stage received it (already valid), only the fields the
+    stage set are checked, plus the required and allowed names: checking the whole record
+    again after every stage cost more than some stages' own work."""
+    if before is None:
+        error = next(iter(validator(stage).iter_errors(record)), None)
+        return None if error is None else _described(error)
+    fields = field_validators()
+    for name in validator(stage).schema["required"]:
+        if name not in record:
+            return f"record: {name!r} is a required property"
+    for name, value in record.items():
+        if name not in fields:
+            return f"record: {name!r} is not a field of the record schema"
+        if before.get(name, _UNSET) is not value:
+            error = next(iter(fields[name].iter_errors(value)), None)
+            if error is not None:
+                return _described(error, name)
+    return None
+
+
+_UNSET = object()

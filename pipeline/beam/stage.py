@@ -85,7 +85,9 @@ class StageFn(beam.DoFn):
         return Reject(self._stage, "unexpected_error", f"{type(error).__name__}: {error}")
 
     def _validated(self, element: dict, record: dict) -> tuple[dict, Reject | None]:
-        problem = self._schema and schemas.first_error(self._schema, record)
+        # records fresh from a source are checked whole; later stages check what they set
+        before = None if self._schema == schemas.STAGES[0] else element
+        problem = self._schema and schemas.first_error(self._schema, record, before)
         if problem:
             return element, Reject(self._stage, "schema_violation", problem)
         return record, None
