@@ -77,6 +77,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.seen: Counter = Counter()  # chat request bodies (hashed), every time one arrives
         self.response_formats: list = []
         self.answered: Counter = Counter()  # chat request bodies answered with 200
+        self.in_flight = self.most_in_flight = 0  # chat requests being answered, and the peak
         self.open = threading.Event()  # cleared: requests wait (a "stalled" endpoint)
         self.open.set()
         self._seen_lock = threading.Lock()
@@ -207,6 +208,27 @@ class _Handler(BaseHTTPRequestHandler):
             server.response_formats.append(body.get("response_format"))
             server.seen[key] += 1
             attempt = server.seen[key]
+            server.in_flight += 1
+            server.most_in_flight = max(server.most_in_flight, server.in_flight)
+        self._answering = True
+        try:
+            self._chat(server, body, key, attempt)
+        finally:
+            self._answered()
+
+    def _answered(self) -> None:
+        """A chat request stops counting as in flight before its reply is sent: the client
+        may send the next one as soon as it reads the reply."""
+        if getattr(self, "_answering", False):
+            self._answering = False
+            with self.server._seen_lock:
+                self.server.in_flight -= 1
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._answered()
+        super().send_response(code, message)
+
+    def _chat(self, server: OpenAIServer, body: dict, key: str, attempt: int) -> None:
         server.open.wait()
         if server.latency:
             time.sleep(server.latency)

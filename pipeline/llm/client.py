@@ -11,14 +11,12 @@ key is read from the environment and never written anywhere.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import functools
 import json
 import os
 import random
 import re
 import threading
-import time
 from urllib.parse import urlsplit
 
 import jsonschema
@@ -71,49 +69,59 @@ def _validator(schema: str) -> jsonschema.protocols.Validator:
     return validator(loaded)
 
 
-class EventLoop:
-    """One asyncio loop on its own thread per client: LLM stages run there as coroutines,
-    many records at once, with no thread per record."""
+_THREAD = threading.local()
 
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._loop.run_forever, daemon=True, name="llm-loop").start()
 
-    def submit(self, coroutine) -> concurrent.futures.Future:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-
-    def run(self, coroutine):
-        return self.submit(coroutine).result()
+def worker_loop() -> asyncio.AbstractEventLoop:
+    """The calling thread's event loop. It runs only while that thread waits for LLM replies,
+    so no second thread contends for the GIL, and every LLM stage on the thread shares it:
+    while one stage waits, the replies of all of them are read."""
+    loop = getattr(_THREAD, "loop", None)
+    if loop is None:
+        loop = _THREAD.loop = asyncio.new_event_loop()
+    return loop
 
 
 class LLMStage:
     """A stage function over one record that awaits LLM replies: callable like any stage
-    function (it waits), or submitted to its loop so many records run at once."""
+    function (it runs the thread's loop until the record is done), or run as a coroutine so
+    many records are in flight at once (``ConcurrentStageFn``)."""
 
-    def __init__(self, coroutine_function, loop: EventLoop) -> None:
-        self.coroutine, self.loop = coroutine_function, loop
+    def __init__(self, coroutine_function) -> None:
+        self.coroutine = coroutine_function
 
     def __call__(self, record: dict) -> dict:
-        return self.loop.run(self.coroutine(record))
+        return worker_loop().run_until_complete(self.coroutine(record))
 
 
 class LLMClient:
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0,
                  retries: int = 4, cache: ReplyCache | None = None, backoff_seconds: float = 0.5,
                  requests_per_minute: float = 0, tokens_per_minute: float = 0,
-                 structured_output: bool = False) -> None:
+                 structured_output: bool = False, max_in_flight: int = 64) -> None:
         self.model = model
         self._endpoint = urlsplit(base_url).netloc
         self._retries, self._cache, self._backoff = retries, cache, backoff_seconds
         self._structured = structured_output
         self._throttle = Throttle()
         self._requests, self._tokens = Budget(requests_per_minute), Budget(tokens_per_minute)
-        self._loop = EventLoop()
-        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout,
-                                          max_retries=0)
+        self._settings = {"base_url": base_url, "api_key": api_key or "none", "timeout": timeout,
+                          "max_retries": 0}
+        self._max_in_flight = max_in_flight
+        self._clients: dict[asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, asyncio.Semaphore]] = {}
 
     def stage(self, coroutine_function) -> LLMStage:
-        return LLMStage(coroutine_function, self._loop)
+        return LLMStage(coroutine_function)
+
+    def _client(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+        """The ``AsyncOpenAI`` client of the running loop (its connections belong to that
+        loop) and the slots that cap its requests in flight."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = (openai.AsyncOpenAI(**self._settings),
+                                            asyncio.Semaphore(self._max_in_flight))
+        return client
 
     async def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
         """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
@@ -123,16 +131,19 @@ class LLMClient:
         for attempt in range(self._retries + 1):
             if attempt:
                 USAGE.add("retries")
-            await self._throttle.wait()
+            else:  # a new request; a retry already waited its backoff
+                await self._throttle.wait()
             await self._requests.take(1)
             await self._tokens.take(sum(len(m["content"]) for m in messages) / CHARACTERS_PER_TOKEN)
-            USAGE.add("requests")
-            started = time.time()
+            client, slots = self._client()
             try:
-                reply = await self._client.chat.completions.create(
-                    model=self.model, messages=messages, **SAMPLING, **extra)
+                async with slots:
+                    USAGE.add("requests")
+                    reply = await client.chat.completions.create(
+                        model=self.model, messages=messages, **SAMPLING, **extra)
             except (openai.APIError, ValueError) as error:  # ValueError: a body cut short
                 reason, detail, transient = _failure(error)
+                self._throttle.ended(succeeded=not transient)  # only overload is a failure here
                 USAGE.add(f"failed_{reason}")
                 if not transient or attempt == self._retries:
                     raise Reject(stage, reason, detail) from None
@@ -141,7 +152,7 @@ class LLMClient:
                     delay = min(MAX_BACKOFF_SECONDS, self._backoff * 2**attempt) * random.uniform(0.5, 1)
                 await asyncio.sleep(delay)
                 continue
-            self._throttle.succeeded(started)
+            self._throttle.ended(succeeded=True)
             choice = reply.choices[0] if reply.choices else None
             usage = reply.usage
             return {"content": choice.message.content if choice else None,
@@ -151,9 +162,11 @@ class LLMClient:
         raise AssertionError("unreachable")
 
     async def _chat(self, stage: str, messages: list[dict], schema: dict) -> str:
-        sampling = {**SAMPLING, "structured_output": self._structured}
-        key = reply_key(self.model, self._endpoint, sampling, messages)
-        reply = await asyncio.to_thread(self._cache.get, key) if self._cache else None
+        reply = key = None
+        if self._cache:
+            sampling = {**SAMPLING, "structured_output": self._structured}
+            key = reply_key(self.model, self._endpoint, sampling, messages)
+            reply = await asyncio.to_thread(self._cache.get, key)
         if reply is not None:
             USAGE.add("cache_hits")
         else:
@@ -210,7 +223,8 @@ def client_for(config) -> LLMClient:
     cache = ReplyCache(config.llm_cache_dir) if config.llm_cache_dir else None
     return LLMClient(config.llm_base_url, config.llm_model, api_key(config), config.llm_timeout,
                      config.llm_retries, cache, requests_per_minute=config.llm_rpm,
-                     tokens_per_minute=config.llm_tpm, structured_output=config.llm_structured_output)
+                     tokens_per_minute=config.llm_tpm, structured_output=config.llm_structured_output,
+                     max_in_flight=config.llm_concurrency)
 
 
 def api_key(config) -> str:

@@ -20,25 +20,42 @@ from pipeline.llm.usage import USAGE
 THROTTLE_DELAY_SECONDS = 1.0
 
 
+class _EndedRequestsThrottler(AdaptiveThrottler):
+    """Beam's throttler, counting a request when it ends rather than when it is sent: with
+    many requests in flight, counting them at the start would throttle the first wave of
+    every run, before any of them could succeed."""
+
+    def throttled(self, now_ms: float) -> bool:
+        throttled = self._random.uniform(0, 1) < self._throttling_probability(now_ms)
+        if throttled:  # a request held back counts as attempted, as in Beam's
+            self._all_requests.add(now_ms, 1)
+        return throttled
+
+    def ended(self, now_ms: float, succeeded: bool) -> None:
+        self._all_requests.add(now_ms, 1)
+        if succeeded:
+            self._successful_requests.add(now_ms, 1)
+
+
 class Throttle:
-    """Thread-safe wrapper of Beam's ``AdaptiveThrottler``."""
+    """Thread-safe adaptive throttling: requests wait while too many recent ones failed."""
 
     def __init__(self, window_ms: int = 60_000, bucket_ms: int = 1_000, overload_ratio: float = 2.0) -> None:
-        self._throttler = AdaptiveThrottler(window_ms, bucket_ms, overload_ratio)
+        self._throttler = _EndedRequestsThrottler(window_ms, bucket_ms, overload_ratio)
         self._lock = threading.Lock()
 
     async def wait(self) -> None:
         while True:
             with self._lock:
-                throttled = self._throttler.throttle_request(time.time() * 1000)
+                throttled = self._throttler.throttled(time.time() * 1000)
             if not throttled:
                 return
             USAGE.add("cumulativeThrottlingSeconds", int(THROTTLE_DELAY_SECONDS))
             await asyncio.sleep(THROTTLE_DELAY_SECONDS)
 
-    def succeeded(self, started: float) -> None:
+    def ended(self, succeeded: bool) -> None:
         with self._lock:
-            self._throttler.successful_request(started * 1000)
+            self._throttler.ended(time.time() * 1000, succeeded)
 
 
 class Budget:

@@ -1,9 +1,9 @@
 """LLM usage (requests, retries, cache hits, tokens, failures by kind), counted where the
 calls happen, on any thread.
 
-Beam counters only count on the thread that runs the DoFn, while LLM calls run on a
-pool of threads; so calls add to this process-wide tally and the DoFn moves it into Beam
-counters (namespace ``llm``) from its own thread.
+A Beam counter counts for the step whose DoFn is running, while a worker thread's event
+loop advances the calls of every LLM stage on that thread at once; so calls add to this
+process-wide tally and each DoFn moves it into Beam counters (namespace ``llm``) as it emits.
 """
 
 from __future__ import annotations

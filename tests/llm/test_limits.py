@@ -1,0 +1,52 @@
+"""Requests in flight, and Beam's adaptive throttling, inside an LLM stage."""
+
+import asyncio
+
+import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.beam.stage import ApplyStage
+from pipeline.config import BuildConfig
+from pipeline.llm.limits import Throttle
+from pipeline.sources.records import generated_record
+from pipeline.stages import rewrite
+from tests.openai_server import OpenAIServer
+
+
+def test_a_stage_keeps_exactly_its_cap_of_requests_in_flight():
+    records = [generated_record(1, i) for i in range(60)]
+    with OpenAIServer(latency=0.05) as server:
+        config = BuildConfig(llm="openai", llm_base_url=server.base_url, llm_model="m", llm_concurrency=8)
+        with beam.Pipeline() as pipeline:
+            passed, rejected = (pipeline | beam.Create(records)
+                                | ApplyStage("rewrite", rewrite.make, config, "rewrite", concurrency=8))
+            assert_that(passed | beam.Map(lambda r: r["id"]), equal_to([r["id"] for r in records]))
+            assert_that(rejected, equal_to([]), label="no rejects")
+    assert server.most_in_flight == 8
+    assert sum(server.seen.values()) == len(records)
+
+
+def test_the_first_wave_of_requests_is_not_throttled():
+    throttle = Throttle()
+
+    async def wave():  # a throttled request would wait a whole second
+        await asyncio.wait_for(asyncio.gather(*(throttle.wait() for _ in range(64))), 0.5)
+        for _ in range(64):
+            throttle.ended(succeeded=True)
+
+    asyncio.run(wave())
+
+
+def test_requests_are_throttled_while_most_recent_ones_failed():
+    throttle = Throttle()
+    for _ in range(100):
+        throttle.ended(succeeded=False)
+
+    async def held_back() -> bool:
+        try:
+            await asyncio.wait_for(throttle.wait(), 0.01)
+        except TimeoutError:
+            return True
+        return False
+
+    assert sum(asyncio.run(held_back()) for _ in range(50)) >= 40
