@@ -73,11 +73,17 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--api_key_file", default="",
                     help="a file holding the API key instead of --api_key_env (local, gs://...)")
     ap.add_argument("--llm_rpm", type=float, default=0,
-                    help="requests per minute per worker (0: no limit): a global limit divided by "
-                         "the workers")
+                    help="requests per minute per worker (0: no limit); for one limit over all "
+                         "workers see --llm_rate_limiter")
     ap.add_argument("--llm_tpm", type=float, default=0,
                     help="prompt tokens per minute per worker, estimated at 4 characters a token "
                          "(0: no limit)")
+    ap.add_argument("--llm_rate_limiter", default="", metavar="HOST:PORT",
+                    help="an Envoy rate-limit service (gRPC) that every worker asks before each LLM "
+                         "request, for a limit over the whole run: one hit of descriptor "
+                         "llm=requests and the prompt's estimated tokens as hits of llm=tokens")
+    ap.add_argument("--llm_rate_limit_domain", default="spoken-math",
+                    help="the rate-limit service's domain for these limits (default spoken-math)")
     ap.add_argument("--structured_output", action="store_true",
                     help="send each reply's JSON Schema as response_format, for servers that enforce it "
                          "(vLLM, OpenAI); replies are validated with jsonschema either way")
@@ -206,6 +212,8 @@ def run(argv: list[str] | None = None) -> dict:
                          llm_timeout=args.llm_timeout, judge=args.judge, tts=args.tts,
                          llm_retries=args.llm_retries, llm_concurrency=args.llm_concurrency,
                          llm_api_key_file=args.api_key_file, llm_rpm=args.llm_rpm, llm_tpm=args.llm_tpm,
+                         llm_rate_limiter=args.llm_rate_limiter,
+                         llm_rate_limit_domain=args.llm_rate_limit_domain,
                          llm_structured_output=args.structured_output,
                          llm_cache_dir="" if args.no_cache or "openai" not in (args.llm, args.judge)
                          else args.cache_dir or FileSystems.join(args.output, "llm_cache"),

@@ -26,6 +26,8 @@ class BuildConfig:
     llm_api_key_file: str = ""
     llm_rpm: float = 0
     llm_tpm: float = 0
+    llm_rate_limiter: str = ""
+    llm_rate_limit_domain: str = "spoken-math"
     llm_structured_output: bool = False
     judge: str = "off"
     response_ratio: str = "a third to a half"

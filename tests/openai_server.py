@@ -78,6 +78,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.response_formats: list = []
         self.answered: Counter = Counter()  # chat request bodies answered with 200
         self.in_flight = self.most_in_flight = 0  # chat requests being answered, and the peak
+        self.arrivals: list[float] = []  # time.time() of every chat request
         self.open = threading.Event()  # cleared: requests wait (a "stalled" endpoint)
         self.open.set()
         self._seen_lock = threading.Lock()
@@ -208,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
             server.response_formats.append(body.get("response_format"))
             server.seen[key] += 1
             attempt = server.seen[key]
+            server.arrivals.append(time.time())
             server.in_flight += 1
             server.most_in_flight = max(server.most_in_flight, server.in_flight)
         self._answering = True

@@ -25,7 +25,7 @@ from apache_beam.io.filesystems import FileSystems
 
 import prompts
 from pipeline.llm.cache import ReplyCache, reply_key
-from pipeline.llm.limits import Budget, Throttle
+from pipeline.llm.limits import Budget, SharedLimit, Throttle
 from pipeline.llm.usage import USAGE
 from pipeline.reject import Reject
 
@@ -98,13 +98,15 @@ class LLMClient:
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0,
                  retries: int = 4, cache: ReplyCache | None = None, backoff_seconds: float = 0.5,
                  requests_per_minute: float = 0, tokens_per_minute: float = 0,
-                 structured_output: bool = False, max_in_flight: int = 64) -> None:
+                 structured_output: bool = False, max_in_flight: int = 64,
+                 shared_limit: SharedLimit | None = None) -> None:
         self.model = model
         self._endpoint = urlsplit(base_url).netloc
         self._retries, self._cache, self._backoff = retries, cache, backoff_seconds
         self._structured = structured_output
         self._throttle = Throttle()
         self._requests, self._tokens = Budget(requests_per_minute), Budget(tokens_per_minute)
+        self._shared_limit = shared_limit
         self._settings = {"base_url": base_url, "api_key": api_key or "none", "timeout": timeout,
                           "max_retries": 0}
         self._max_in_flight = max_in_flight
@@ -133,8 +135,14 @@ class LLMClient:
                 USAGE.add("retries")
             else:  # a new request; a retry already waited its backoff
                 await self._throttle.wait()
+            tokens = sum(len(m["content"]) for m in messages) // CHARACTERS_PER_TOKEN
             await self._requests.take(1)
-            await self._tokens.take(sum(len(m["content"]) for m in messages) / CHARACTERS_PER_TOKEN)
+            await self._tokens.take(tokens)
+            if self._shared_limit:
+                try:
+                    await self._shared_limit.take(tokens)
+                except ConnectionError as error:
+                    raise Reject(stage, "llm_rate_limiter_unreachable", str(error)) from None
             client, slots = self._client()
             try:
                 async with slots:
@@ -224,7 +232,9 @@ def client_for(config) -> LLMClient:
     return LLMClient(config.llm_base_url, config.llm_model, api_key(config), config.llm_timeout,
                      config.llm_retries, cache, requests_per_minute=config.llm_rpm,
                      tokens_per_minute=config.llm_tpm, structured_output=config.llm_structured_output,
-                     max_in_flight=config.llm_concurrency)
+                     max_in_flight=config.llm_concurrency,
+                     shared_limit=SharedLimit(config.llm_rate_limiter, config.llm_rate_limit_domain)
+                     if config.llm_rate_limiter else None)
 
 
 def api_key(config) -> str:

@@ -1,10 +1,10 @@
-"""Keeping an endpoint healthy: Beam's adaptive client-side throttling, and request and
-token budgets per minute.
+"""Keeping an endpoint healthy: Beam's adaptive client-side throttling, request and token
+budgets per minute per worker, and limits over the whole run through a rate-limit service.
 
 ``AdaptiveThrottler`` (Beam's, from the SRE book) delays new requests while too many
 recent ones failed; the time spent waiting is reported as ``cumulativeThrottlingSeconds``,
-the counter Dataflow's autoscaler reads. The budgets are per worker: for a global limit
-of R requests per minute on W workers, give each R / W.
+the counter Dataflow's autoscaler reads. ``Budget`` counts one worker's requests;
+``SharedLimit`` asks an Envoy rate-limit service, which every worker shares.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import asyncio
 import threading
 import time
 
+import grpc
 from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
+from apache_beam.io.components.rate_limiter import EnvoyRateLimiter
 
 from pipeline.llm.usage import USAGE
 
@@ -82,3 +84,24 @@ class Budget:
                     return
                 wait = (units - self._level) / self._rate
             await asyncio.sleep(wait)
+
+
+class SharedLimit:
+    """Limits over every worker of a run, kept by an Envoy rate-limit service (gRPC) through
+    Beam's ``EnvoyRateLimiter``: each request takes one hit of descriptor ``llm=requests``
+    and its estimated prompt tokens as hits of ``llm=tokens``; the service's configuration
+    says how many of each a minute (or any unit) the domain allows. While over a limit,
+    the request waits until the service's window resets."""
+
+    def __init__(self, address: str, domain: str) -> None:
+        self._requests = EnvoyRateLimiter(address, domain, [{"llm": "requests"}], namespace="llm")
+        self._tokens = EnvoyRateLimiter(address, domain, [{"llm": "tokens"}], namespace="llm")
+
+    async def take(self, tokens: int) -> None:
+        """Waits until the service allows the request; ConnectionError if it cannot be asked."""
+        try:  # the limiter blocks while over the limit: on a helper thread, not the event loop
+            await asyncio.to_thread(self._requests.allow, 1)
+            if tokens:
+                await asyncio.to_thread(self._tokens.allow, tokens)
+        except grpc.RpcError as error:
+            raise ConnectionError(f"rate-limit service: {error.code().name}") from None

@@ -1,6 +1,9 @@
-"""Requests in flight, and Beam's adaptive throttling, inside an LLM stage."""
+"""Requests in flight, Beam's adaptive throttling, and a rate limit shared by all workers."""
 
 import asyncio
+import json
+import subprocess
+import sys
 
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
@@ -11,6 +14,7 @@ from pipeline.llm.limits import Throttle
 from pipeline.sources.records import generated_record
 from pipeline.stages import rewrite
 from tests.openai_server import OpenAIServer
+from tests.rate_limit_server import RateLimitServer
 
 
 def test_a_stage_keeps_exactly_its_cap_of_requests_in_flight():
@@ -50,3 +54,24 @@ def test_requests_are_throttled_while_most_recent_ones_failed():
         return False
 
     assert sum(asyncio.run(held_back()) for _ in range(50)) >= 40
+
+
+def test_a_rate_limit_service_limits_requests_over_all_workers(tmp_path):
+    per_second = 20
+    with OpenAIServer() as server, RateLimitServer({"requests": per_second}) as limiter:
+        subprocess.run(
+            [sys.executable, "-m", "pipeline", "--source", "generate:40", "--output", str(tmp_path / "out"),
+             "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--no_progress",
+             "--no_cache", "--llm_rate_limiter", limiter.address, "--direct_running_mode",
+             "multi_processing", "--direct_num_workers", "2"],
+            capture_output=True, text=True, check=True)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    requests = len(server.arrivals)
+    assert summary["inputs"] == summary["outputs"] + summary["rejects"] == 40
+    assert set(summary["rejects_by_reason"]) <= {"source/duplicate"}
+    assert requests >= 2 * summary["outputs"]  # rewrite and split each asked
+    assert limiter.over_limit > 0
+    assert max(hits for (value, _), hits in limiter.allowed.items() if value == "requests") <= per_second
+    # one limit for both workers: the requests filled requests / per_second windows, the
+    # first perhaps in part (a limit per worker would have taken half as many)
+    assert max(server.arrivals) - min(server.arrivals) > requests / per_second - 2
