@@ -248,9 +248,11 @@ def run(argv: list[str] | None = None) -> dict:
 
 
 def llm_usage(result, price_in: float, price_out: float) -> dict:
-    """The ``llm`` counters of a finished run, with the cost at the given prices."""
-    counters = result.metrics().query(MetricsFilter().with_namespace("llm"))["counters"]
-    usage = {counter.key.metric.name: counter.committed for counter in counters}
+    """The ``llm`` counters of a finished run, summed over the steps that count them, with
+    the cost at the given prices."""
+    usage: dict[str, float] = {}
+    for counter in result.metrics().query(MetricsFilter().with_namespace("llm"))["counters"]:
+        usage[counter.key.metric.name] = usage.get(counter.key.metric.name, 0) + counter.committed
     if price_in or price_out:
         cost = (usage.get("tokens_in", 0) * price_in + usage.get("tokens_out", 0) * price_out) / 1e6
         usage["estimated_cost"] = round(cost, 4)

@@ -40,6 +40,7 @@ def _transient_fault_run(tmp_path, count: int) -> None:
     faulted = sum(1 for key, times in server.seen.items() if times > 1)
     assert faulted > 0.15 * len(server.seen) / 2 and usage["retries"] > 0
     assert usage["failed_llm_timeout"] > 0 and usage["failed_llm_throttled"] > 0
+    assert usage["requests"] == sum(server.seen.values())  # both LLM stages' requests counted
 
 
 def test_transient_faults_lose_nothing(tmp_path):
