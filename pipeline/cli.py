@@ -88,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
                     help="send each reply's JSON Schema as response_format, for servers that enforce it "
                          "(vLLM, OpenAI); replies are validated with jsonschema either way")
     ap.add_argument("--llm_concurrency", type=int, default=64,
-                    help="LLM requests in flight per worker (default 64)")
+                    help="LLM requests in flight per stage on each worker thread (default 64)")
     ap.add_argument("--cache_dir", default="",
                     help="where LLM replies are cached by content (local, gs://, s3://); default "
                          "OUTPUT/llm_cache, kept across runs so a rerun pays for no reply twice")
