@@ -1,5 +1,5 @@
 """A real WebSocket server on 127.0.0.1 that speaks the Edge read-aloud protocol edge-tts
-uses: it says the SSML's text with espeak and streams it back as MP3 (made with ffmpeg).
+uses: it says the SSML's text with espeak and streams it back as MP3 (encoded in-process with libsndfile).
 
 The first ``throttled`` connections get HTTP 429; ``garbage_words`` are words whose text
 gets audio frames that are not MP3.
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import html
-import io
 import re
 import threading
 
 from aiohttp import web
 
+from pipeline.tts.audio import encode
 from pipeline.tts.espeak import EspeakEngine
 from pipeline.tts.voice import Voice
 
@@ -43,13 +43,8 @@ class EdgeServer:
         return f"ws://127.0.0.1:{self.port}/edge/v1?TrustedClientToken=test"
 
     def _mp3(self, text: str) -> bytes:
-        from pydub import AudioSegment
-
         pcm = self._engine.synthesize(text, Voice("en-us"))
-        segment = AudioSegment(pcm.tobytes(), frame_rate=self._engine.sample_rate, sample_width=2, channels=1)
-        buffer = io.BytesIO()
-        segment.export(buffer, format="mp3")
-        return buffer.getvalue()
+        return encode(pcm, self._engine.sample_rate, "mp3")
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse()

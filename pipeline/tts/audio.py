@@ -8,9 +8,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import soundfile
 
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # pydub warns about audioop and ffmpeg; WAV needs neither
+    warnings.simplefilter("ignore")  # pydub warns about audioop and ffmpeg; raw PCM and WAV need neither
     from pydub import AudioSegment
     from pydub.silence import detect_leading_silence
 
@@ -31,16 +32,24 @@ class Clip:
 
 
 def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
-    """Mono PCM16 samples at ``sample_rate`` from an engine's WAV (read directly) or MP3
-    and other containers (read with ffmpeg); bytes that are no audio raise ``TTSError``."""
+    """Mono PCM16 samples at ``sample_rate`` from an engine's WAV, MP3, FLAC or OGG (read
+    in-process with libsndfile, no ffmpeg); bytes that are no audio raise ``TTSError``."""
     try:
-        segment = AudioSegment.from_file(io.BytesIO(data), format="wav" if data[:4] == b"RIFF" else None)
-    except Exception as error:  # pydub raises whatever its reader or ffmpeg raised
-        raise TTSError(f"{len(data)} bytes that are not audio: {type(error).__name__}",
+        if data[:4] == b"RIFF":
+            segment = AudioSegment.from_wav(io.BytesIO(data))
+        else:
+            pcm, rate = soundfile.read(io.BytesIO(data), dtype="int16", always_2d=True)
+            segment = AudioSegment(pcm.tobytes(), frame_rate=rate, sample_width=2, channels=pcm.shape[1])
+        if segment.frame_rate <= 0:
+            raise ValueError(f"sample rate {segment.frame_rate}")
+        if len(segment) == 0:
+            raise TTSError("the engine returned no samples", "tts_bad_audio")
+        segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(sample_rate)
+    except TTSError:
+        raise
+    except Exception as error:  # whatever the WAV reader or libsndfile raised
+        raise TTSError(f"{len(data)} bytes that are not audio: {type(error).__name__}: {error}"[:300],
                        "tts_bad_audio") from None
-    if len(segment) == 0:
-        raise TTSError("the engine returned no samples", "tts_bad_audio")
-    segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(sample_rate)
     return np.frombuffer(segment.raw_data, dtype=np.int16).copy()
 
 
@@ -68,13 +77,25 @@ def _normalized(segment: AudioSegment, loudness_dbfs: float) -> AudioSegment:
     return segment.apply_gain(gain)
 
 
-def _clip(segment: AudioSegment, audio_format: str) -> Clip:
-    """WAV is written directly; FLAC goes through ffmpeg."""
+SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "mp3": "MPEG_LAYER_III"}
+
+
+def encode(samples: np.ndarray, sample_rate: int, audio_format: str) -> bytes:
+    """Mono PCM16 as a WAV, FLAC or MP3 file, encoded in-process with libsndfile."""
     buffer = io.BytesIO()
-    segment.export(buffer, format=audio_format)
+    soundfile.write(buffer, samples, sample_rate, format=audio_format.upper(), subtype=SUBTYPES[audio_format])
+    return buffer.getvalue()
+
+
+def _clip(segment: AudioSegment, audio_format: str) -> Clip:
     samples = np.frombuffer(segment.raw_data, dtype=np.int16)
-    return Clip(buffer.getvalue(), audio_format, segment.frame_rate, len(samples) / segment.frame_rate,
-                samples)
+    if audio_format == "wav":
+        buffer = io.BytesIO()
+        segment.export(buffer, format="wav")
+        data = buffer.getvalue()
+    else:
+        data = encode(samples, segment.frame_rate, audio_format)
+    return Clip(data, audio_format, segment.frame_rate, len(samples) / segment.frame_rate, samples)
 
 
 def encode_clip(pcm: np.ndarray, source_rate: int, target_rate: int,

@@ -1,4 +1,4 @@
-"""Microsoft Edge's online voices through ``edge-tts`` (MP3, decoded with ffmpeg).
+"""Microsoft Edge's online voices through ``edge-tts`` (MP3, decoded in-process with libsndfile).
 
 Requests in flight per worker are capped; throttling, server errors and dropped
 connections are retried with exponential backoff and jitter; a service that cannot be
