@@ -20,7 +20,7 @@ from pipeline.beam.build import build_pipeline
 from pipeline.beam.sink import write_json
 from pipeline.config import BuildConfig
 from pipeline.dataset.summary import format_summary
-from pipeline.sources import GENERIC, KINDS, parse_source
+from pipeline.sources import GENERIC, KINDS, check_sources, parse_source
 from pipeline.sources.contamination import load_index
 from pipeline.sources.records import generic_format
 from pipeline.tokenizers import load_tokenizer
@@ -50,10 +50,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--decontaminate", nargs="+", default=[], metavar="FILE",
                     help="benchmark JSONL or Parquet files; a problem sharing --ngram words in a "
                          "row with any of their questions is rejected as contaminated")
-    ap.add_argument("--ngram", type=int, default=13,
+    ap.add_argument("--ngram", type=POSITIVE, default=13,
                     help="words in a row that count as contamination (default 13)")
     ap.add_argument("--output", required=True, help="output folder (local, gs://, s3://)")
-    ap.add_argument("--limit", type=int, default=None, help="read at most N rows of each source file")
+    ap.add_argument("--limit", type=POSITIVE, default=None, help="read at most N rows of each source file")
     ap.add_argument("--llm", choices=["rules", "openai"], default="rules",
                     help="backend for rewriting and splitting: the embedded rules (default), or "
                          "an OpenAI-compatible chat endpoint (needs --base_url and --model)")
@@ -66,15 +66,15 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--api_key_env", default="OPENAI_API_KEY",
                     help="environment variable holding the API key (default OPENAI_API_KEY); "
                          "the key itself is never written anywhere")
-    ap.add_argument("--llm_retries", type=int, default=4,
+    ap.add_argument("--llm_retries", type=NON_NEGATIVE, default=4,
                     help="retries of a request on 429, 5xx, timeouts and dropped connections, with "
                          "exponential backoff and jitter, honouring Retry-After (default 4)")
     ap.add_argument("--api_key_file", default="",
                     help="a file holding the API key instead of --api_key_env (local, gs://...)")
-    ap.add_argument("--llm_rpm", type=float, default=0,
+    ap.add_argument("--llm_rpm", type=NON_NEGATIVE_FLOAT, default=0,
                     help="requests per minute per worker (0: no limit); for one limit over all "
                          "workers see --llm_rate_limiter")
-    ap.add_argument("--llm_tpm", type=float, default=0,
+    ap.add_argument("--llm_tpm", type=NON_NEGATIVE_FLOAT, default=0,
                     help="prompt tokens per minute per worker, estimated at 4 characters a token "
                          "(0: no limit)")
     ap.add_argument("--llm_rate_limiter", default="", metavar="HOST:PORT",
@@ -86,17 +86,17 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--structured_output", action="store_true",
                     help="send each reply's JSON Schema as response_format, for servers that enforce it "
                          "(vLLM, OpenAI); replies are validated with jsonschema either way")
-    ap.add_argument("--llm_concurrency", type=int, default=64,
+    ap.add_argument("--llm_concurrency", type=POSITIVE, default=64,
                     help="LLM requests in flight per stage on each worker thread (default 64)")
     ap.add_argument("--cache_dir", default="",
                     help="where LLM replies are cached by content (local, gs://, s3://); default "
                          "OUTPUT/llm_cache, kept across runs so a rerun pays for no reply twice")
     ap.add_argument("--no_cache", action="store_true", help="do not read or write the LLM reply cache")
-    ap.add_argument("--price_in", type=float, default=0.0,
+    ap.add_argument("--price_in", type=NON_NEGATIVE_FLOAT, default=0.0,
                     help="price per million input tokens, for the cost estimate in the summary")
-    ap.add_argument("--price_out", type=float, default=0.0,
+    ap.add_argument("--price_out", type=NON_NEGATIVE_FLOAT, default=0.0,
                     help="price per million output tokens, for the cost estimate in the summary")
-    ap.add_argument("--llm_timeout", type=float, default=60.0,
+    ap.add_argument("--llm_timeout", type=POSITIVE_RATE, default=60.0,
                     help="seconds to wait for one LLM reply (default 60)")
     ap.add_argument("--tts", choices=list(ENGINES), default="espeak",
                     help="speech engine: espeak (embedded, offline, default), openai (any "
@@ -111,9 +111,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--tts_model", default="", help="speech model for --tts openai")
     ap.add_argument("--tts_api_key_env", default="OPENAI_API_KEY",
                     help="environment variable holding the speech endpoint's key")
-    ap.add_argument("--tts_retries", type=int, default=4,
+    ap.add_argument("--tts_retries", type=NON_NEGATIVE, default=4,
                     help="retries on throttling, server errors and dropped connections (default 4)")
-    ap.add_argument("--tts_concurrency", type=int, default=4,
+    ap.add_argument("--tts_concurrency", type=POSITIVE, default=4,
                     help="speech requests in flight per worker for online engines (default 4)")
     ap.add_argument("--asr", choices=["off", "openai"], default="off",
                     help="hear every clip back through an OpenAI-compatible /v1/audio/transcriptions "
@@ -121,32 +121,56 @@ def parser() -> argparse.ArgumentParser:
                          "rate exceeds --max_wer")
     ap.add_argument("--asr_base_url", default="", help="transcription endpoint for --asr openai")
     ap.add_argument("--asr_model", default="", help="transcription model for --asr openai")
-    ap.add_argument("--max_wer", type=float, default=0.3, help="word error rate limit (default 0.3)")
+    ap.add_argument("--max_wer", type=NON_NEGATIVE_FLOAT, default=0.3,
+                    help="word error rate limit (default 0.3)")
     ap.add_argument("--audio_format", choices=["wav", "flac"], default="wav",
                     help="PCM16 WAV (default) or FLAC (lossless, about a quarter smaller)")
-    ap.add_argument("--question_rate", type=int, default=16000, help="question audio Hz (default 16000)")
-    ap.add_argument("--response_rate", type=int, default=24000, help="response audio Hz (default 24000)")
+    ap.add_argument("--question_rate", type=_at_least(8000), default=16000,
+                    help="question audio Hz (default 16000)")
+    ap.add_argument("--response_rate", type=_at_least(8000), default=24000,
+                    help="response audio Hz (default 24000)")
     ap.add_argument("--tokenizer", default="qwen2.5",
                     help="target tokenizer of the interleaved sequence: qwen2.5 (default, "
                          "offline), cl100k (offline), or hf:NAME_OR_PATH (a Hugging Face "
                          "tokenizer by hub name or local tokenizer.json)")
-    ap.add_argument("--p", type=int, default=2, help="response tokens per cycle (default 2)")
-    ap.add_argument("--q", type=int, default=8, help="reasoning tokens per cycle (default 8)")
+    ap.add_argument("--p", type=POSITIVE, default=2, help="response tokens per cycle (default 2)")
+    ap.add_argument("--q", type=POSITIVE, default=8, help="reasoning tokens per cycle (default 8)")
     ap.add_argument("--seed", type=int, default=0,
                     help="seed of the generator, openers and voices; same seed, same bytes")
-    ap.add_argument("--shard_rows", type=int, default=250,
+    ap.add_argument("--shard_rows", type=POSITIVE, default=250,
                     help="shard size: ceil(inputs / shard_rows) shards, so at most about this "
                          "many rows each (default 250)")
     ap.add_argument("--shard_bytes", type=_size, default=0, metavar="SIZE",
                     help="target shard size instead of --shard_rows, e.g. 500MB (estimated from "
                          "the mean row size measured on GSM8K with espeak)")
-    ap.add_argument("--num_shards", type=int, default=0,
+    ap.add_argument("--num_shards", type=NON_NEGATIVE, default=0,
                     help="a fixed number of output shards instead of --shard_rows")
     ap.add_argument("--no_progress", action="store_true",
                     help="do not print the progress line (local runners print one every 5 s)")
-    ap.add_argument("--decode_rate", type=float, default=50.0,
+    ap.add_argument("--decode_rate", type=POSITIVE_RATE, default=50.0,
                     help="tokens per second used to turn positions into delays (default 50)")
     return ap
+
+
+def _at_least(low: float, kind=int):
+    """An argparse type: a number of ``kind`` no smaller than ``low``, refused at parse time
+    with a one-line message (``--llm_concurrency 0`` would wait forever, ``--shard_rows 0``
+    would divide by zero)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value >= low:
+            raise argparse.ArgumentTypeError(f"{text} is below the smallest allowed value, {low}")
+        return value
+    parse.__name__ = f"{kind.__name__} >= {low}"
+    return parse
+
+
+POSITIVE, NON_NEGATIVE = _at_least(1), _at_least(0)
+POSITIVE_RATE, NON_NEGATIVE_FLOAT = _at_least(1e-9, float), _at_least(0.0, float)
+GLOB_CHARACTERS = "*?[]{}"
 
 
 def _size(text: str) -> int:
@@ -173,8 +197,9 @@ def _local(beam_args: list[str]) -> bool:
 
 def run(argv: list[str] | None = None) -> dict:
     args, beam_args = parser().parse_known_args(argv)
-    if args.p < 1 or args.q < 1:
-        raise SystemExit("--p and --q must be positive integers")
+    if any(character in args.output for character in GLOB_CHARACTERS):
+        raise SystemExit(f"--output {args.output!r} has a glob character ({GLOB_CHARACTERS}): "
+                         "name one folder")
     sources = args.source or [DEFAULT_SOURCE]
     try:
         specs = [parse_source(source) for source in sources]
@@ -184,8 +209,12 @@ def run(argv: list[str] | None = None) -> dict:
         raise SystemExit(str(error)) from None
     if len(mapping) != len(args.field):
         raise SystemExit("--field takes NAME=COLUMN")
-    if args.ngram < 1:
-        raise SystemExit("--ngram must be a positive integer")
+    try:
+        check_sources(specs)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    if args.api_key_file and not FileSystems.exists(args.api_key_file):
+        raise SystemExit(f"--api_key_file {args.api_key_file}: no such file")
     try:
         load_index(tuple(args.decontaminate), args.ngram)
     except (OSError, ValueError) as error:

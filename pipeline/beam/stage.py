@@ -95,8 +95,11 @@ class StageFn(beam.DoFn):
     def _rejection(self, error: Exception) -> Reject:
         if isinstance(error, Reject):
             return error
-        # a bug or a broken input must not end the run
-        return Reject(self._stage, "unexpected_error", f"{type(error).__name__}: {error}")
+        # an error that names its own reason (a number too large to check), or a bug or a
+        # broken input: neither may end the run
+        reason = getattr(error, "reject_reason", "unexpected_error")
+        detail = str(error) if reason != "unexpected_error" else f"{type(error).__name__}: {error}"
+        return Reject(self._stage, reason, detail[:2000])
 
     def _validated(self, element: dict, record: dict) -> tuple[dict, Reject | None]:
         # records fresh from a source are checked whole; later stages check what they set

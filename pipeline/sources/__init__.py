@@ -73,3 +73,29 @@ def parse_source(spec: str) -> SourceSpec:
         return SourceSpec("generate", count=int(location), limit=limit)
     return SourceSpec(kind, location, limit=limit, weight=weight, config=options.get("config"),
                       split=options.get("split", "train"))
+
+
+def check_sources(specs: list[SourceSpec]) -> None:
+    """Raise ``ValueError`` with a one-line message naming the path when a file source
+    cannot be read: nothing matches, it is a folder, or a Parquet file is corrupt. Checked
+    before the run starts, so a typo never yields an empty dataset and exit 0."""
+    import os
+
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    for spec in specs:
+        if spec.kind == "generate" or spec.hub:
+            continue
+        if os.path.isdir(spec.path):
+            raise ValueError(f"source {spec.path}: is a folder; name its files (e.g. {spec.path}/*.jsonl)")
+        matches = [m.path for m in FileSystems.match([spec.path])[0].metadata_list]
+        if not matches:
+            raise ValueError(f"source {spec.path}: no such file (nothing matches)")
+        for path in matches:
+            if path.endswith(".parquet"):
+                try:
+                    with FileSystems.open(path) as handle:
+                        pq.ParquetFile(handle).metadata  # noqa: B018  (reading it is the check)
+                except Exception as error:  # pyarrow raises several kinds for a broken file
+                    raise ValueError(f"source {path}: not a readable Parquet file ({error})") from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pipeline.reject import Reject
 from pipeline.sources.generator import generate_problem
+from pipeline.sources.rows import BINARY_MARKER
 
 STAGE = "source"
 
@@ -60,13 +61,30 @@ def _text_field(row: dict, name: str, max_chars: int) -> str:
     if name not in row:
         raise Reject(STAGE, "missing_field", f"no {name!r} field")
     value = row[name]
+    if isinstance(value, dict) and BINARY_MARKER in value:
+        raise Reject(STAGE, "wrong_type", f"{name!r} is {value[BINARY_MARKER]} bytes that are not UTF-8 text")
     if not isinstance(value, str):
         raise Reject(STAGE, "wrong_type", f"{name!r} is {type(value).__name__}, not a string")
+    if _SURROGATE_RE.search(value):
+        raise Reject(STAGE, "invalid_unicode", f"{name!r} holds a lone surrogate, which is not text")
     if not value.strip():
         raise Reject(STAGE, "empty_text", f"{name!r} is empty")
     if len(value) > max_chars:
         raise Reject(STAGE, "too_long", f"{name!r} has {len(value)} characters (limit {max_chars})")
     return value
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _answer_field(row: dict, name: str, max_chars: int) -> str:
+    """A gold answer: text, or a JSON number as many public sets store it (12, 0.5)."""
+    value = row.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return _text_field(row, name, max_chars).strip()
 
 
 def _label_field(row: dict, name: str) -> str:
@@ -76,6 +94,8 @@ def _label_field(row: dict, name: str) -> str:
         return ""
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise Reject(STAGE, "wrong_type", f"{name!r} is {type(value).__name__}, not a label")
+    if isinstance(value, str) and _SURROGATE_RE.search(value):
+        raise Reject(STAGE, "invalid_unicode", f"{name!r} holds a lone surrogate, which is not text")
     return str(value)
 
 
@@ -130,7 +150,7 @@ class SourceFormat:
     def fields(self, row: dict, max_chars: int) -> tuple[str, str, str, dict]:
         problem = _text_field(row, self.problem, max_chars)
         solution = _text_field(row, self.solution, max_chars)
-        answer = _text_field(row, self.answer, max_chars).strip() if self.answer else \
+        answer = _answer_field(row, self.answer, max_chars) if self.answer else \
             final_answer(solution, self.last_number)
         if not answer:
             raise Reject(STAGE, "missing_final_answer",
@@ -168,13 +188,17 @@ def parse_line(fmt: str | SourceFormat, source: str, split: str, index: int, raw
                max_chars: int, origin: str = "") -> dict:
     """One JSON row of a source in format ``fmt`` (a name or a mapping) -> a source record."""
     try:
-        line = raw.decode("utf-8")
+        line = raw.decode("utf-8-sig")  # a byte-order mark opening a file is not part of its row
     except UnicodeDecodeError as error:
         raise Reject(STAGE, "invalid_utf8", f"byte {error.start}: {error.reason}") from None
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
         raise Reject(STAGE, "malformed_json", f"{error.msg} at column {error.colno}") from None
+    except RecursionError:
+        raise Reject(STAGE, "too_deeply_nested", "JSON nested deeper than the parser allows") from None
+    except ValueError as error:  # an integer past Python's limit on digits
+        raise Reject(STAGE, "number_too_large", str(error)[:200]) from None
     if not isinstance(row, dict):
         raise Reject(STAGE, "wrong_type", f"line is a JSON {type(row).__name__}, not an object")
     fmt = FORMATS[fmt] if isinstance(fmt, str) else fmt

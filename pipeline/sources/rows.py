@@ -8,11 +8,23 @@ from collections.abc import Iterable, Iterator
 import pyarrow.parquet as pq
 
 PARQUET_BATCH_ROWS = 1024
+BINARY_MARKER = "$binary_bytes"
+
+
+def _json_value(value):
+    """Binary cells are UTF-8 text where they decode; other bytes stay bytes, a marker the
+    parser rejects as ``wrong_type``, never the text "b'...'" spoken aloud."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {BINARY_MARKER: len(value)}
+    return str(value)
 
 
 def json_rows(rows: Iterable[dict]) -> Iterator[bytes]:
     for row in rows:
-        yield json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
+        yield json.dumps(row, ensure_ascii=False, default=_json_value).encode("utf-8")
 
 
 def file_rows(path: str, handle) -> Iterable[bytes]:

@@ -20,7 +20,7 @@ from pipeline.reject import Reject
 from pipeline.sources.records import boxed_answer, writes_latex
 from pipeline.stages.rewrite import unsuitable
 from pipeline.text.answers import numeric, same_answer
-from pipeline.text.arithmetic import NotArithmetic, evaluate, parse_number, same_number
+from pipeline.text.arithmetic import NotArithmetic, NumberTooLarge, evaluate, parse_number, same_number
 from pipeline.text.latex import Unsayable, looks_like_latex, say
 from pipeline.text.quantities import find_quantities, quantity_values
 from pipeline.text.verbalize import normalize_space, plain_words, unspeakable_characters, verbalize
@@ -47,6 +47,8 @@ def verify_notes(solution: str) -> Fraction | None:
         try:
             computed = evaluate(note["expr"])
             written = parse_number(note["result"])
+        except NumberTooLarge as error:
+            raise Reject(STAGE, "number_too_large", f"<<{note.group(0)[2:-2]}>>: {error}"[:300]) from None
         except (NotArithmetic, ValueError, ZeroDivisionError):
             raise Reject(STAGE, "solution_note_unparseable", f"<<{note.group(0)[2:-2]}>>") from None
         if not same_number(computed, written):

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from math_verify import parse, verify
 
-from pipeline.text.arithmetic import parse_number, same_number
+from pipeline.text.arithmetic import NumberTooLarge, parse_number, same_number
 from pipeline.text.latex import canonical
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -19,6 +19,8 @@ def numeric(answer: str) -> Fraction | None:
     """The answer as an exact number, or None when it is not one ("\\\\frac{\\\\pi}{2}")."""
     try:
         return parse_number(canonical(answer).replace("\\$", "").replace("\\%", "%"))
+    except NumberTooLarge:
+        raise
     except (ValueError, ZeroDivisionError):
         return None
 

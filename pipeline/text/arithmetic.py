@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from fractions import Fraction
 
 _BINARY = {
@@ -16,15 +17,33 @@ _BINARY = {
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
 }
 _MAX_EXPONENT = 64
+# No quantity in a math word problem needs more: a bound checked before computing, so a
+# row such as ``<<(((9**64)**64)**64)**64=5>>`` or ``#### 1e10000000`` costs microseconds.
+MAX_BITS = 4096
+_SCIENTIFIC_RE = re.compile(r"[eE]([+-]?\d+)$")
 
 
 class NotArithmetic(ValueError):
     """The expression is not plain arithmetic or cannot be computed exactly."""
 
 
+class NumberTooLarge(NotArithmetic):
+    """A number past ``MAX_BITS``: refused before it is computed."""
+
+    reject_reason = "number_too_large"
+
+
+def _bits(value: Fraction) -> int:
+    return max(value.numerator.bit_length(), value.denominator.bit_length())
+
+
 def parse_number(text: str) -> Fraction:
-    """'1,250.50' -> 1250.5; '$3' -> 3; '25%' -> 25. Raises ValueError when not a number."""
+    """'1,250.50' -> 1250.5; '$3' -> 3; '25%' -> 25. Raises ValueError when not a number,
+    ``NumberTooLarge`` when it has more than about 1,200 digits."""
     cleaned = text.strip().replace(",", "").replace("$", "").rstrip("%").strip()
+    scientific = _SCIENTIFIC_RE.search(cleaned)
+    if len(cleaned) > MAX_BITS // 3 or (scientific and abs(int(scientific[1])) > MAX_BITS // 4):
+        raise NumberTooLarge(f"{cleaned[:40]}... has too many digits to check")
     return Fraction(cleaned)
 
 
@@ -38,6 +57,8 @@ def _evaluate(node: ast.AST) -> Fraction:
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _evaluate(node.left), _evaluate(node.right)
+        if _bits(left) + _bits(right) > MAX_BITS:
+            raise NumberTooLarge(f"a product past {MAX_BITS} bits")
         try:
             return Fraction(_BINARY[type(node.op)](left, right))
         except ZeroDivisionError as error:
@@ -46,6 +67,8 @@ def _evaluate(node: ast.AST) -> Fraction:
         base, exponent = _evaluate(node.left), _evaluate(node.right)
         if exponent.denominator != 1 or abs(exponent) > _MAX_EXPONENT:
             raise NotArithmetic(f"unsupported exponent {exponent}")
+        if _bits(base) * abs(int(exponent)) > MAX_BITS:
+            raise NumberTooLarge(f"a power past {MAX_BITS} bits")
         return base ** int(exponent)
     raise NotArithmetic(f"not arithmetic: {ast.dump(node)[:60]}")
 
