@@ -61,7 +61,7 @@ async def _bare(base_url: str, records: list[dict], concurrency: int) -> float:
     return elapsed
 
 
-def _beam(records: list[dict], config: BuildConfig | None, concurrency: int, workers: int = 1) -> float:
+def _beam(records: list[dict], config: BuildConfig | None, workers: int = 1) -> float:
     """Wall time of Create -> the rewrite stage (none when ``config`` is None) -> Count."""
     options = PipelineOptions(runner="DirectRunner")
     if workers > 1:
@@ -71,7 +71,7 @@ def _beam(records: list[dict], config: BuildConfig | None, concurrency: int, wor
     with beam.Pipeline(options=options) as pipeline:
         records = pipeline | beam.Create(records)
         if config is not None:
-            records, _ = records | ApplyStage("rewrite", rewrite.make, config, "rewrite", concurrency)
+            records, _ = records | ApplyStage("rewrite", rewrite.make, config, "rewrite")
         _ = records | beam.combiners.Count.Globally()
     return time.perf_counter() - start
 
@@ -89,15 +89,15 @@ def main() -> None:
         times: dict[str, list[float]] = {"bare": [], "empty": [], "rules": [], "llm": []}
         for _ in range(ROUNDS):
             times["bare"].append(asyncio.run(_bare(base_url, records, CONCURRENCY)))
-            times["empty"].append(_beam(records, None, 1))
-            times["rules"].append(_beam(records, BuildConfig(), 1))
-            times["llm"].append(_beam(records, llm, CONCURRENCY))
+            times["empty"].append(_beam(records, None))
+            times["rules"].append(_beam(records, BuildConfig()))
+            times["llm"].append(_beam(records, llm))
         half = CONCURRENCY // 2
-        empty_two = _beam(records, None, 1, workers=2)
-        llm_two = _beam(records, replace(llm, llm_concurrency=half), half, workers=2)
+        empty_two = _beam(records, None, workers=2)
+        llm_two = _beam(records, replace(llm, llm_concurrency=half), workers=2)
         serial_bare = asyncio.run(_bare(base_url, records[:SERIAL_RECORDS], 1))
-        serial_rules = _beam(records[:SERIAL_RECORDS], BuildConfig(), 1)
-        serial_llm = _beam(records[:SERIAL_RECORDS], replace(llm, llm_concurrency=1), 1)
+        serial_rules = _beam(records[:SERIAL_RECORDS], BuildConfig())
+        serial_llm = _beam(records[:SERIAL_RECORDS], replace(llm, llm_concurrency=1))
     finally:
         server.terminate()
         server.wait()

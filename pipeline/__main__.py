@@ -4,4 +4,5 @@ logging.basicConfig(level=logging.ERROR)  # Beam logs optional-dependency noise 
 
 from pipeline.cli import main  # noqa: E402
 
-main()
+if __name__ == "__main__":  # not when a spawned child imports it
+    main()

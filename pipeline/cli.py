@@ -14,11 +14,13 @@ import time
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 
 from pipeline.beam.build import build_pipeline
+from pipeline.beam.loopback import serve_on_loopback
 from pipeline.beam.sink import write_json
 from pipeline.config import BuildConfig
+from pipeline.dataset.publish import check_writable, publish, start_staging
 from pipeline.dataset.summary import format_summary
 from pipeline.sources import GENERIC, KINDS, check_sources, parse_source
 from pipeline.sources.contamination import load_index
@@ -27,8 +29,9 @@ from pipeline.tokenizers import load_tokenizer
 from pipeline.tts import ENGINES
 
 DEFAULT_SOURCE = "generate:600"
-OUTPUT_PATTERNS = ("data/train-*-of-*.parquet", "rejects/rejects-*-of-*.parquet",
-                   "summary.json", "llm_usage.json", "README.md", "_parts")
+# Rejects that say a service was down, not that the record was bad.
+SERVICE_REASONS = ("llm_unreachable", "llm_timeout", "llm_throttled", "llm_rate_limiter_unreachable",
+                   "tts_unreachable", "tts_throttled", "asr_unreachable")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,7 +117,12 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--tts_retries", type=NON_NEGATIVE, default=4,
                     help="retries on throttling, server errors and dropped connections (default 4)")
     ap.add_argument("--tts_concurrency", type=POSITIVE, default=4,
-                    help="speech requests in flight per worker for online engines (default 4)")
+                    help="speech requests in flight per worker thread for online engines (default 4)")
+    ap.add_argument("--tts_timeout", type=POSITIVE_RATE, default=30.0,
+                    help="seconds to wait for one clip from an online engine (default 30)")
+    ap.add_argument("--record_timeout", type=POSITIVE_RATE, default=10.0,
+                    help="seconds one record may spend in a stage that makes no remote calls; "
+                         "past it the record is rejected as record_timeout (default 10)")
     ap.add_argument("--asr", choices=["off", "openai"], default="off",
                     help="hear every clip back through an OpenAI-compatible /v1/audio/transcriptions "
                          "endpoint (--asr_base_url, --asr_model) and reject clips whose word error "
@@ -182,12 +190,13 @@ def _size(text: str) -> int:
     return int(text)
 
 
-def clear_previous_output(output: str) -> None:
-    """Remove the files an earlier build left, so no stale shard survives a rebuild."""
-    for pattern in OUTPUT_PATTERNS:
-        matches = FileSystems.match([FileSystems.join(output, pattern)])[0].metadata_list
-        if matches:
-            FileSystems.delete([m.path for m in matches])
+def _all_on_this_machine(beam_args: list[str]) -> bool:
+    """Whether the runner and all its workers live here (so nothing must reach us from outside)."""
+    options = PipelineOptions(beam_args)
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    endpoint = options.view_as(PortableOptions).job_endpoint or "embed"
+    return runner in ("DirectRunner", "PrismRunner") or (
+        runner == "PortableRunner" and endpoint.rpartition(":")[0] in ("", "localhost", "127.0.0.1", "[::1]"))
 
 
 def _local(beam_args: list[str]) -> bool:
@@ -249,28 +258,51 @@ def run(argv: list[str] | None = None) -> dict:
                          response_voice=args.response_voice, tts_base_url=args.tts_base_url,
                          tts_model=args.tts_model, tts_api_key_env=args.tts_api_key_env,
                          tts_retries=args.tts_retries, tts_concurrency=args.tts_concurrency,
+                         tts_timeout=args.tts_timeout, record_timeout=args.record_timeout,
                          question_sampling_rate=args.question_rate,
                          response_sampling_rate=args.response_rate, asr=args.asr,
                          asr_base_url=args.asr_base_url, asr_model=args.asr_model, max_wer=args.max_wer,
                          audio_format=args.audio_format)
-    clear_previous_output(args.output)
+    try:
+        check_writable(args.output, [m.path for s in specs if s.path and not s.hub
+                                     for m in FileSystems.match([s.path])[0].metadata_list])
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    staging = start_staging(args.output)
+    if _all_on_this_machine(beam_args):
+        serve_on_loopback()
     started = time.perf_counter()
     pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
-    build_pipeline(pipeline, specs, " + ".join(sources), args.output, config, args.limit,
+    build_pipeline(pipeline, specs, " + ".join(sources), staging, config, args.limit,
                    args.shard_rows, args.num_shards, generic, args.shard_bytes,
                    progress=not args.no_progress and _local(beam_args))
     result = pipeline.run()
     result.wait_until_finish()
     elapsed = time.perf_counter() - started
-    with FileSystems.open(FileSystems.join(args.output, "summary.json")) as handle:
+    with FileSystems.open(FileSystems.join(staging, "summary.json")) as handle:
         summary = json.loads(handle.read())
     print(format_summary(summary))
     if "openai" in (args.llm, args.judge):
         usage = llm_usage(result, args.price_in, args.price_out)
-        write_json(FileSystems.join(args.output, "llm_usage.json"), usage)
+        write_json(FileSystems.join(staging, "llm_usage.json"), usage)
         print("llm: " + ", ".join(f"{name} {value:,}" for name, value in usage.items()))
+    publish(staging, args.output)
     print(f"wrote {args.output} in {elapsed:.1f} s")
+    failure = service_failure(summary)
+    if failure:
+        raise SystemExit(f"{failure}; is the service up? (the rejects are in {args.output}/rejects)")
     return summary
+
+
+def service_failure(summary: dict) -> str | None:
+    """What to say when no record came through because a service could not be reached:
+    every reject after the sources has a reason in ``SERVICE_REASONS``."""
+    later = {name: count for name, count in summary["rejects_by_reason"].items()
+             if not name.startswith("source/")}
+    if summary["outputs"] or not later or any(name.split("/")[1] not in SERVICE_REASONS for name in later):
+        return None
+    said = ", ".join(f"{count} rejected as {name}" for name, count in later.items())
+    return f"no record came through: {said}"
 
 
 def llm_usage(result, price_in: float, price_out: float) -> dict:

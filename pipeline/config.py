@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import prompts
 from pipeline import __version__
@@ -37,6 +38,7 @@ class BuildConfig:
     q: int = 8
     decode_rate: float = 50.0
     max_problem_chars: int = 8000
+    record_timeout: float = 10.0
     decontaminate: tuple[str, ...] = ()
     ngram: int = 13
     max_question_words: int = 150
@@ -47,7 +49,7 @@ class BuildConfig:
     tts_base_url: str = ""
     tts_model: str = ""
     tts_api_key_env: str = "OPENAI_API_KEY"
-    tts_timeout: float = 60.0
+    tts_timeout: float = 30.0
     tts_retries: int = 4
     tts_concurrency: int = 4
     tts_proxy: str = ""
@@ -77,4 +79,15 @@ class BuildConfig:
         }
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The settings as ``summary.json`` records them: no URL keeps a password or a query."""
+        return {name: without_credentials(value) if isinstance(value, str) else value
+                for name, value in asdict(self).items()}
+
+
+def without_credentials(text: str) -> str:
+    """``scheme://user:pass@host/path?key=...`` as ``scheme://host/path``; other text as it is."""
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -69,7 +69,8 @@ class OpenAIServer(ThreadingHTTPServer):
     request_queue_size = 512  # many clients connect at once
 
     def __init__(self, faults: dict[str, str] | None = None, latency: float = 0.0,
-                 fault_rate: float = 0.0, hang_seconds: float = 0.0, port: int = 0) -> None:
+                 fault_rate: float = 0.0, hang_seconds: float = 0.0, port: int = 0,
+                 speech_latency: float = 0.0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.faults = faults or {}
         self.latency, self.fault_rate, self.hang_seconds = latency, fault_rate, hang_seconds
@@ -84,6 +85,8 @@ class OpenAIServer(ThreadingHTTPServer):
         self._seen_lock = threading.Lock()
         self.authorizations: set[str] = set()
         self.spoken: Counter = Counter()
+        self.speech_latency = speech_latency
+        self.speaking = self.most_speaking = 0  # speech requests being answered, and the peak
         self.transcripts: dict[str, str] = {}
         self.heard_seconds: list[float] = []
         self._engine = None
@@ -111,7 +114,18 @@ class OpenAIServer(ThreadingHTTPServer):
 
     def speech(self, body: dict) -> tuple[int, bytes, str, dict]:
         """(status, body, content type, headers) for /audio/speech: real speech as WAV,
-        made with espeak, unless a fault word is in the text."""
+        made with espeak after ``speech_latency`` seconds, unless a fault word is in the text."""
+        with self._seen_lock:
+            self.speaking += 1
+            self.most_speaking = max(self.most_speaking, self.speaking)
+        try:
+            time.sleep(self.speech_latency)
+            return self._speech(body)
+        finally:
+            with self._seen_lock:
+                self.speaking -= 1
+
+    def _speech(self, body: dict) -> tuple[int, bytes, str, dict]:
         text = body["input"]
         fault = next((mode for word, mode in self.faults.items() if word in text), None)
         self.spoken[text] += 1
@@ -122,6 +136,10 @@ class OpenAIServer(ThreadingHTTPServer):
             return 500, error, "application/json", {}
         if fault == "tts_garbage":
             return 200, b"\x00\x01 definitely not audio" * 20, "audio/wav", {}
+        if fault == "tts_rate_zero":  # a WAV header that says 0 samples per second
+            wav = bytearray(self._speech({"input": "zero", "speed": 1.0})[1])
+            wav[24:32] = bytes(8)
+            return 200, bytes(wav), "audio/wav", {}
         with self._speech_lock:
             if self._engine is None:
                 self._engine = EspeakEngine()
@@ -156,9 +174,13 @@ class OpenAIServer(ThreadingHTTPServer):
             return None
         return TRANSIENT_FAULTS[int(key[8:12], 16) % len(TRANSIENT_FAULTS)]
 
+    def fault_of(self, messages: list[dict]) -> str | None:
+        """The fault of the first fault word in the user's message."""
+        return next((mode for word, mode in self.faults.items() if word in messages[1]["content"]), None)
+
     def reply(self, messages: list[dict]) -> tuple[int, str]:
         """(HTTP status, assistant content) for a conversation."""
-        fault = next((mode for word, mode in self.faults.items() if word in messages[1]["content"]), None)
+        fault = self.fault_of(messages)
         retried = len(messages) > 2
         if fault == "http_500":
             return 500, ""
@@ -251,6 +273,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         elif fault == "http_503":
             self._send(503, b'{"error": {"message": "busy", "type": "server_error"}}', "application/json")
+            return
+        word_fault = server.fault_of(body["messages"])
+        if word_fault == "html_page" or (word_fault == "html_page_once" and attempt == 1):
+            self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
             return
         status, content = server.reply(body["messages"])
         first_ask = len(body["messages"]) == 2  # a repair request is never broken on purpose

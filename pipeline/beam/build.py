@@ -71,10 +71,7 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
     records, duplicates = records | "Deduplicate" >> DropDuplicates()
     rejects.append(duplicates)
     for stage, make, schema in STAGES:
-        remote = config.llm == "openai" and stage in ("rewrite", "split") or (
-            config.judge == "openai" and stage == "split")
-        concurrency = config.llm_concurrency if remote else 1
-        records, stage_rejects = records | ApplyStage(stage, make, config, schema, concurrency)
+        records, stage_rejects = records | ApplyStage(stage, make, config, schema)
         rejects.append(stage_rejects)
     rejects = rejects | "AllRejects" >> beam.Flatten()
 

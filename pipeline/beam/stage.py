@@ -19,7 +19,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 import schemas
-from pipeline.llm.client import LLMStage, worker_loop
+from pipeline.awaiting import AwaitingStage, worker_loop
+from pipeline.deadline import deadline
 from pipeline.llm.usage import USAGE
 from pipeline.reject import Reject
 from pipeline.sources.records import raw_text, record_id
@@ -61,16 +62,32 @@ def reject_row(element: dict, reject: Reject) -> dict:
 
 
 class StageFn(beam.DoFn):
-    """Applies ``make(config)`` (built once per worker in ``setup``) to each element."""
+    """Applies ``make(config)`` (built once per worker in ``setup``) to each element.
+
+    A stage function that awaits remote calls (``AwaitingStage``) gets many elements in
+    flight as coroutines on the thread's event loop (``worker_loop``), which runs while this
+    DoFn waits for a free slot: twice the stage's cap on requests in flight, so a request
+    slot that frees up always has an element waiting for it. Finished elements leave as they
+    finish, in the window they came in; the rest at the end of the bundle. Any other stage
+    function runs one element at a time, within ``config.record_timeout``.
+    """
 
     def __init__(self, stage: str, make: Callable, config, schema: str | None) -> None:
         self._stage, self._make, self._config, self._schema = stage, make, config, schema
 
     def setup(self) -> None:
         self._apply = self._make(self._config)
+        self._awaiting = isinstance(self._apply, AwaitingStage)
         self._in = Metrics.counter(self._stage, "records_in")
         self._out = Metrics.counter(self._stage, "records_out")
         self._counters: dict[tuple[str, str], Metrics.DelegatingCounter] = {}
+        if self._awaiting:
+            self._slots = 2 * self._apply.concurrency
+            # What is alive now (modules, Beam's worker, loaded tables) lives as long as the
+            # worker. Replies make many short-lived objects, so the collector runs often; frozen
+            # objects are not walked again each time (measured: a third of the collector's time).
+            gc.collect()
+            gc.freeze()
 
     def _counter(self, namespace: str, name: str):
         counter = self._counters.get((namespace, name))
@@ -79,9 +96,12 @@ class StageFn(beam.DoFn):
         return counter
 
     def _outcome(self, element: dict) -> tuple[dict, Reject | None]:
-        """(record, None) or (element, why it is rejected); runs on any thread."""
+        """(record, None) or (element, why it is rejected), within the time limit of one
+        record."""
         try:
-            return self._validated(element, self._apply(element))
+            with deadline(self._config.record_timeout):
+                record = self._apply(element)
+            return self._validated(element, record)
         except Exception as error:
             return element, self._rejection(error)
 
@@ -121,41 +141,29 @@ class StageFn(beam.DoFn):
         self._counter(self._stage, f"rejected_{reject.reason}").inc()
         return beam.pvalue.TaggedOutput(REJECTS, reject_row(value, reject))
 
-    def process(self, element: dict):
-        self._in.inc()
-        yield self._emit(self._outcome(element))
-
-
-class ConcurrentStageFn(StageFn):
-    """The same for an ``LLMStage``: many elements in flight as coroutines on the thread's
-    event loop (``worker_loop``), which runs while this DoFn waits for a free slot.
-    ``concurrency`` is the stage client's cap on requests in flight; twice as many elements
-    are taken in, so a request slot that frees up always has an element waiting for it.
-    Finished elements leave as they finish, in the window they came in; the rest at the end
-    of the bundle."""
-
-    def __init__(self, stage: str, make: Callable, config, schema: str | None, concurrency: int) -> None:
-        super().__init__(stage, make, config, schema)
-        self._slots = 2 * concurrency
-
-    def setup(self) -> None:
-        super().setup()
-        # What is alive now (modules, Beam's worker, loaded tables) lives as long as the
-        # worker. Replies make many short-lived objects, so the collector runs often; frozen
-        # objects are not walked again each time (measured: a third of the collector's time).
-        gc.collect()
-        gc.freeze()
-        if not isinstance(self._apply, LLMStage):
-            kind = type(self._apply).__name__
-            raise TypeError(f"stage {self._stage}: concurrency needs an LLMStage, not {kind}")
-
     def start_bundle(self) -> None:
-        self._loop = worker_loop()
-        self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
-        self._unfinished = 0
-        self._finished: deque = deque()
-        self._waiter: asyncio.Future | None = None
-        self._ran = time.monotonic()
+        if self._awaiting:
+            self._loop = worker_loop()
+            self._tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
+            self._unfinished = 0
+            self._finished: deque = deque()
+            self._waiter: asyncio.Future | None = None
+            self._ran = time.monotonic()
+
+    def process(self, element: dict, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        self._in.inc()
+        if not self._awaiting:
+            yield self._emit(self._outcome(element))
+            return
+        task = self._loop.create_task(self._run(element, timestamp, window))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._unfinished += 1
+        yield from self._outputs(full=self._unfinished >= self._slots)
+
+    def finish_bundle(self):
+        while self._awaiting and (self._unfinished or self._finished):
+            yield from self._outputs(full=True)
 
     async def _run(self, element: dict, timestamp, window) -> None:
         outcome = await self._outcome_async(element)
@@ -189,28 +197,13 @@ class ConcurrentStageFn(StageFn):
         self._loop.run_forever()
         self._ran = time.monotonic()
 
-    def process(self, element: dict, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
-        self._in.inc()
-        task = self._loop.create_task(self._run(element, timestamp, window))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        self._unfinished += 1
-        yield from self._outputs(full=self._unfinished >= self._slots)
-
-    def finish_bundle(self):
-        while self._unfinished or self._finished:
-            yield from self._outputs(full=True)
-
 
 class ApplyStage(beam.PTransform):
-    """``records | ApplyStage(...)`` -> (records that passed, rejects). ``concurrency``
-    above 1 is an LLM stage's cap on requests in flight per worker (``ConcurrentStageFn``)."""
+    """``records | ApplyStage(...)`` -> (records that passed, rejects)."""
 
-    def __init__(self, stage: str, make: Callable, config, schema: str | None = None,
-                 concurrency: int = 1) -> None:
+    def __init__(self, stage: str, make: Callable, config, schema: str | None = None) -> None:
         super().__init__(label=stage)
-        self._fn = (ConcurrentStageFn(stage, make, config, schema, concurrency) if concurrency > 1
-                    else StageFn(stage, make, config, schema))
+        self._fn = StageFn(stage, make, config, schema)
 
     def expand(self, records):
         result = records | beam.ParDo(self._fn).with_outputs(REJECTS, main="records")

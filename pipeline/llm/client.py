@@ -16,14 +16,16 @@ import json
 import os
 import random
 import re
-import threading
 from urllib.parse import urlsplit
 
 import jsonschema
 import openai
 from apache_beam.io.filesystems import FileSystems
+from openai.types.chat import ChatCompletion
 
 import prompts
+from pipeline.awaiting import AwaitingStage
+from pipeline.deadline import deadline
 from pipeline.llm.cache import ReplyCache, reply_key
 from pipeline.llm.limits import Budget, SharedLimit, Throttle
 from pipeline.llm.usage import USAGE
@@ -69,37 +71,12 @@ def _validator(schema: str) -> jsonschema.protocols.Validator:
     return validator(loaded)
 
 
-_THREAD = threading.local()
-
-
-def worker_loop() -> asyncio.AbstractEventLoop:
-    """The calling thread's event loop. It runs only while that thread waits for LLM replies,
-    so no second thread contends for the GIL, and every LLM stage on the thread shares it:
-    while one stage waits, the replies of all of them are read."""
-    loop = getattr(_THREAD, "loop", None)
-    if loop is None:
-        loop = _THREAD.loop = asyncio.new_event_loop()
-    return loop
-
-
-class LLMStage:
-    """A stage function over one record that awaits LLM replies: callable like any stage
-    function (it runs the thread's loop until the record is done), or run as a coroutine so
-    many records are in flight at once (``ConcurrentStageFn``)."""
-
-    def __init__(self, coroutine_function) -> None:
-        self.coroutine = coroutine_function
-
-    def __call__(self, record: dict) -> dict:
-        return worker_loop().run_until_complete(self.coroutine(record))
-
-
 class LLMClient:
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60.0,
                  retries: int = 4, cache: ReplyCache | None = None, backoff_seconds: float = 0.5,
                  requests_per_minute: float = 0, tokens_per_minute: float = 0,
                  structured_output: bool = False, max_in_flight: int = 64,
-                 shared_limit: SharedLimit | None = None) -> None:
+                 shared_limit: SharedLimit | None = None, check_seconds: float = 10.0) -> None:
         self.model = model
         self._endpoint = urlsplit(base_url).netloc
         self._retries, self._cache, self._backoff = retries, cache, backoff_seconds
@@ -110,10 +87,12 @@ class LLMClient:
         self._settings = {"base_url": base_url, "api_key": api_key or "none", "timeout": timeout,
                           "max_retries": 0}
         self._max_in_flight = max_in_flight
+        self._check_seconds = check_seconds
         self._clients: dict[asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, asyncio.Semaphore]] = {}
 
-    def stage(self, coroutine_function) -> LLMStage:
-        return LLMStage(coroutine_function)
+    def stage(self, coroutine_function) -> AwaitingStage:
+        """A stage function that awaits this client's replies, as many in flight as it allows."""
+        return AwaitingStage(coroutine_function, self._max_in_flight)
 
     def _client(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
         """The ``AsyncOpenAI`` client of the running loop (its connections belong to that
@@ -149,7 +128,9 @@ class LLMClient:
                     USAGE.add("requests")
                     reply = await client.chat.completions.create(
                         model=self.model, messages=messages, **SAMPLING, **extra)
-            except (openai.APIError, ValueError) as error:  # ValueError: a body cut short
+                if not isinstance(reply, ChatCompletion) or not reply.choices:  # a proxy's HTML page
+                    raise ValueError(f"HTTP 200 but no chat completion: {str(reply)[:120]!r}")
+            except (openai.APIError, ValueError) as error:  # ValueError: a body cut short or not a reply
                 reason, detail, transient = _failure(error)
                 self._throttle.ended(succeeded=not transient)  # only overload is a failure here
                 USAGE.add(f"failed_{reason}")
@@ -161,31 +142,35 @@ class LLMClient:
                 await asyncio.sleep(delay)
                 continue
             self._throttle.ended(succeeded=True)
-            choice = reply.choices[0] if reply.choices else None
+            choice = reply.choices[0]
             usage = reply.usage
-            return {"content": choice.message.content if choice else None,
-                    "refusal": bool(choice and getattr(choice.message, "refusal", None)),
+            return {"content": choice.message.content,
+                    "refusal": bool(getattr(choice.message, "refusal", None)),
                     "tokens_in": usage.prompt_tokens if usage else 0,
                     "tokens_out": usage.completion_tokens if usage else 0}
         raise AssertionError("unreachable")
 
-    async def _chat(self, stage: str, messages: list[dict], schema: dict) -> str:
-        reply = key = None
+    async def _chat(self, stage: str, messages: list[dict], schema: dict) -> tuple[str, tuple | None]:
+        """The reply's content, and what to cache once it has passed every check (``None``
+        when it came from the cache): a reply that fails is never cached, so a rerun asks again."""
         if self._cache:
             sampling = {**SAMPLING, "structured_output": self._structured}
             key = reply_key(self.model, self._endpoint, sampling, messages)
             reply = await asyncio.to_thread(self._cache.get, key)
-        if reply is not None:
-            USAGE.add("cache_hits")
-        else:
-            reply = await self._request(stage, messages, schema)
-            USAGE.add("tokens_in", reply["tokens_in"])
-            USAGE.add("tokens_out", reply["tokens_out"])
-            if self._cache:
-                await asyncio.to_thread(self._cache.put, key, reply)
+            if reply is not None:
+                USAGE.add("cache_hits")
+                return reply["content"], None
+        reply = await self._request(stage, messages, schema)
+        USAGE.add("tokens_in", reply["tokens_in"])
+        USAGE.add("tokens_out", reply["tokens_out"])
         if reply["refusal"] or not reply["content"]:
             raise Reject(stage, "llm_refusal", "the model gave no content")
-        return reply["content"]
+        return reply["content"], (key, reply) if self._cache else None
+
+    async def _remember(self, *fresh: tuple | None) -> None:
+        for entry in fresh:
+            if entry is not None:
+                await asyncio.to_thread(self._cache.put, *entry)
 
     @staticmethod
     def parse(stage: str, content: str, schema: dict) -> dict:
@@ -202,18 +187,23 @@ class LLMClient:
         return value
 
     def _checked(self, stage: str, content: str, schema: dict, check) -> dict:
-        value = self.parse(stage, content, schema)
-        check(value)
+        """The parsed reply, checked within the time limit of a record's work (the check runs
+        on the loop's thread, between awaits, so a stuck check would stop every record)."""
+        with deadline(self._check_seconds):
+            value = self.parse(stage, content, schema)
+            check(value)
         return value
 
     async def ask(self, stage: str, prompt: prompts.Prompt, schema: dict, check, **values: str) -> dict:
         """Ask, parse, validate and ``check`` the reply. On a failed check, ask once more
         with the failure fed back; the second failure is the reject."""
         messages = prompt.messages(**values)
-        content = ""
+        content, first = "", None
         try:
-            content = await self._chat(stage, messages, schema)
-            return self._checked(stage, content, schema, check)
+            content, first = await self._chat(stage, messages, schema)
+            value = self._checked(stage, content, schema, check)
+            await self._remember(first)
+            return value
         except Reject as reject:
             if reject.reason in _NOT_RETRIED:
                 raise
@@ -221,7 +211,11 @@ class LLMClient:
                         "Reply again with corrected JSON only.")
         messages = [*messages, {"role": "assistant", "content": content},
                     {"role": "user", "content": feedback}]
-        return self._checked(stage, await self._chat(stage, messages, schema), schema, check)
+        content, second = await self._chat(stage, messages, schema)
+        value = self._checked(stage, content, schema, check)
+        # the failed first reply is cached with the repair that fixed it: a rerun replays both
+        await self._remember(first, second)
+        return value
 
 
 def client_for(config) -> LLMClient:
@@ -234,7 +228,7 @@ def client_for(config) -> LLMClient:
                      tokens_per_minute=config.llm_tpm, structured_output=config.llm_structured_output,
                      max_in_flight=config.llm_concurrency,
                      shared_limit=SharedLimit(config.llm_rate_limiter, config.llm_rate_limit_domain)
-                     if config.llm_rate_limiter else None)
+                     if config.llm_rate_limiter else None, check_seconds=config.record_timeout)
 
 
 def api_key(config) -> str:

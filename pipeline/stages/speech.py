@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 
+from pipeline.awaiting import AwaitingStage
 from pipeline.config import BuildConfig
+from pipeline.deadline import deadline
 from pipeline.reject import Reject
-from pipeline.tts import make_engine, voices
+from pipeline.tts import REMOTE_ENGINES, make_engine, voices
 from pipeline.tts.asr import OpenAITranscriber, word_error_rate
 from pipeline.tts.audio import Clip, audio_problem, encode_clip, hf_audio, join_sentences
 from pipeline.tts.voice import TTSError, Voice
@@ -38,27 +42,27 @@ def _checked(clip: Clip, text: str, path: str, config: BuildConfig) -> dict:
     return hf_audio(clip, path)
 
 
-def speak(record: dict, config: BuildConfig, engine, transcriber: OpenAITranscriber | None = None) -> dict:
-    """Add question and response audio with their rate, duration and voice, and the
-    start and end of each response sentence in the response audio; with a transcriber,
-    hear both back."""
+def _clip_requests(record: dict, config: BuildConfig) -> tuple[Voice, Voice, list[tuple[str, Voice]]]:
+    """(question voice, response voice, every clip to render: the question, then each
+    response sentence)."""
     asker = question_voice(record["id"], config)
     assistant = Voice(voices(config)[1], engine=config.tts)
-    question_clip = encode_clip(_synthesize(engine, record["question"], asker), engine.sample_rate,
-                                config.question_sampling_rate, config.loudness_dbfs, config.audio_format)
+    sentences = [sentence["text"] for sentence in record["response"]]
+    return asker, assistant, [(record["question"], asker)] + [(text, assistant) for text in sentences]
+
+
+def _assembled(record: dict, config: BuildConfig, rate: int, asker: Voice, assistant: Voice,
+               samples: list) -> tuple[dict, list[tuple[Clip, str, str]]]:
+    """The record with both clips, encoded and checked, and the clips to hear back."""
+    question_clip = encode_clip(samples[0], rate, config.question_sampling_rate, config.loudness_dbfs,
+                                config.audio_format)
     question = _checked(question_clip, record["question"], f"{record['id']}-question.{config.audio_format}",
                         config)
-    sentences = [sentence["text"] for sentence in record["response"]]
-    response_clip, times = join_sentences([_synthesize(engine, text, assistant) for text in sentences],
-                                          engine.sample_rate, config.response_sampling_rate,
+    spoken = " ".join(sentence["text"] for sentence in record["response"])
+    response_clip, times = join_sentences(samples[1:], rate, config.response_sampling_rate,
                                           config.sentence_pause_ms, config.loudness_dbfs, config.audio_format)
-    response = _checked(response_clip, " ".join(sentences), f"{record['id']}-response.{config.audio_format}",
-                        config)
-    wer = -1.0
-    if transcriber is not None:
-        wer = heard_error(transcriber, [(question_clip, record["question"], question["path"]),
-                                        (response_clip, " ".join(sentences), response["path"])], config)
-    return {
+    response = _checked(response_clip, spoken, f"{record['id']}-response.{config.audio_format}", config)
+    spoken_record = {
         **record,
         "question_audio": question,
         "question_sampling_rate": question_clip.sample_rate,
@@ -69,8 +73,45 @@ def speak(record: dict, config: BuildConfig, engine, transcriber: OpenAITranscri
         "response_duration": response_clip.duration,
         "response_voice": str(assistant),
         "response_sentence_times": times,
-        "checks": {**record["checks"], "audio": "pass", "asr_wer": round(wer, 4)},
+        "checks": {**record["checks"], "audio": "pass", "asr_wer": -1.0},
     }
+    return spoken_record, [(question_clip, record["question"], question["path"]),
+                           (response_clip, spoken, response["path"])]
+
+
+def _with_wer(record: dict, wer: float) -> dict:
+    return {**record, "checks": {**record["checks"], "asr_wer": round(wer, 4)}}
+
+
+def speak(record: dict, config: BuildConfig, engine, transcriber: OpenAITranscriber | None = None) -> dict:
+    """Add question and response audio with their rate, duration and voice, and the
+    start and end of each response sentence in the response audio; with a transcriber,
+    hear both back."""
+    asker, assistant, wanted = _clip_requests(record, config)
+    samples = [_synthesize(engine, text, voice) for text, voice in wanted]
+    spoken, clips = _assembled(record, config, engine.sample_rate, asker, assistant, samples)
+    return _with_wer(spoken, heard_error(transcriber, clips, config)) if transcriber else spoken
+
+
+def speaking(config: BuildConfig, engine, transcriber: OpenAITranscriber | None) -> AwaitingStage:
+    """``speak`` for engines and transcribers behind a network: every clip of a record is
+    asked for at once, on ``config.tts_concurrency`` threads shared by all the records in
+    flight, so that many requests are always in flight."""
+    requests = ThreadPoolExecutor(config.tts_concurrency, thread_name_prefix="speech")
+
+    async def speak_remotely(record: dict) -> dict:
+        loop = asyncio.get_running_loop()
+        asker, assistant, wanted = _clip_requests(record, config)
+        samples = await asyncio.gather(*(loop.run_in_executor(requests, _synthesize, engine, text, voice)
+                                         for text, voice in wanted))
+        with deadline(config.record_timeout):  # on the loop's thread: nothing else runs meanwhile
+            spoken, clips = _assembled(record, config, engine.sample_rate, asker, assistant, samples)
+        if transcriber is None:
+            return spoken
+        wer = await loop.run_in_executor(requests, heard_error, transcriber, clips, config)
+        return _with_wer(spoken, wer)
+
+    return AwaitingStage(speak_remotely, config.tts_concurrency)
 
 
 def heard_error(transcriber: OpenAITranscriber, clips: list[tuple[Clip, str, str]],
@@ -97,4 +138,6 @@ def make(config: BuildConfig):
     if config.asr == "openai":
         transcriber = OpenAITranscriber(config.asr_base_url, config.asr_model, config.tts_api_key_env,
                                         config.tts_timeout, config.tts_retries)
+    if config.tts in REMOTE_ENGINES or transcriber is not None:
+        return speaking(config, engine, transcriber)
     return lambda record: speak(record, config, engine, transcriber)

@@ -9,10 +9,12 @@ from functools import lru_cache
 
 from math_verify import parse, verify
 
+from pipeline.deadline import Isolated
 from pipeline.text.arithmetic import NumberTooLarge, parse_number, same_number
 from pipeline.text.latex import canonical
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
+MATH_VERIFY_SECONDS = 0.5  # one comparison; real answers take milliseconds
 
 
 def numeric(answer: str) -> Fraction | None:
@@ -29,18 +31,37 @@ def _as_math(text: str) -> str:
     return text if "$" in text or "\\boxed" in text else f"${text}$"
 
 
+def _math_verify_equal(gold: str, candidate: str) -> bool:
+    """math-verify's verdict; runs in ``_MATH_VERIFY``'s child process."""
+    expected = parse(_as_math(gold), parsing_timeout=None)
+    found = parse(_as_math(candidate), parsing_timeout=None)
+    return bool(expected and found and verify(expected, found, timeout_seconds=None))
+
+
+# math-verify's own timeout needs signals on the main thread, which Beam's workers are not;
+# sympy can spend minutes in one C call ("9^{9^{9}}"), so it runs where it can be killed.
+_MATH_VERIFY = Isolated(f"{__name__}:_math_verify_equal", MATH_VERIFY_SECONDS)
+
+
+class AnswerCheckTimeout(Exception):
+    reject_reason = "answer_check_timeout"
+
+
 @lru_cache(maxsize=4096)
-def _parsed(text: str):
-    # Beam runs DoFns on threads, where math-verify's signal-based timeout cannot work;
-    # inputs are bounded by the source's character limit instead.
-    return parse(_as_math(text), parsing_timeout=None)
+def _symbolic_equal(gold: str, candidate: str) -> bool:
+    try:
+        return _MATH_VERIFY(gold, candidate)
+    except TimeoutError:
+        raise AnswerCheckTimeout(f"math-verify took over {MATH_VERIFY_SECONDS} s comparing "
+                                 f"{gold[:80]!r} with {candidate[:80]!r}") from None
 
 
 def same_answer(gold: str, candidate: str) -> bool:
     """Whether ``candidate`` (an answer, or a step whose final expression is the result)
     equals ``gold``."""
+    if gold.strip() == candidate.strip():
+        return True
     exact, other = numeric(gold), numeric(candidate)
     if exact is not None and other is not None:
         return same_number(exact, other)
-    expected, found = _parsed(gold), _parsed(candidate)
-    return bool(expected and found and verify(expected, found, timeout_seconds=None))
+    return _symbolic_equal(gold, candidate)

@@ -4,7 +4,15 @@ with a reject reason."""
 
 from __future__ import annotations
 
+import threading
+
+from pipeline.tts.voice import TTSError
+
 ENGINES = ("espeak", "openai", "edge", "piper")
+REMOTE_ENGINES = ("openai", "edge")
+# Clips in a row an online engine failed to reach the endpoint for (each after its own
+# retries) before the worker stops asking.
+UNREACHABLE_LIMIT = 5
 DEFAULT_VOICES = {
     "espeak": (("en-us", "en-us+m3", "en-us+f2", "en-us+m7", "en-us+f4"), "en-us+f3"),
     "openai": (("alloy", "echo", "fable", "onyx", "shimmer"), "nova"),
@@ -13,17 +21,44 @@ DEFAULT_VOICES = {
 }
 
 
+class FailFast:
+    """An online engine that stops asking once the endpoint has been unreachable for
+    ``limit`` clips in a row: the records left become ``tts_unreachable`` at once, instead
+    of each waiting out its timeouts and retries against a dead service."""
+
+    def __init__(self, engine, limit: int = UNREACHABLE_LIMIT) -> None:
+        self._engine, self._limit = engine, limit
+        self.sample_rate = engine.sample_rate
+        self._failures = 0
+        self._lock = threading.Lock()
+
+    def synthesize(self, text: str, voice):
+        if self._failures >= self._limit:
+            raise TTSError(f"not asked: the speech endpoint was unreachable for {self._failures} "
+                           "clips in a row", "tts_unreachable")
+        try:
+            samples = self._engine.synthesize(text, voice)
+        except TTSError as error:
+            if error.reason == "tts_unreachable":
+                with self._lock:
+                    self._failures += 1
+            raise
+        with self._lock:
+            self._failures = 0
+        return samples
+
+
 def make_engine(config):
     """The engine ``config.tts`` names, opened once per worker."""
     if config.tts == "openai":
         from pipeline.tts.openai_speech import OpenAISpeech
 
-        return OpenAISpeech(config.tts_base_url, config.tts_model, config.tts_api_key_env,
-                            config.tts_timeout, config.tts_retries)
+        return FailFast(OpenAISpeech(config.tts_base_url, config.tts_model, config.tts_api_key_env,
+                                     config.tts_timeout, config.tts_retries))
     if config.tts == "edge":
         from pipeline.tts.edge import EdgeSpeech
 
-        return EdgeSpeech(config.tts_concurrency, config.tts_retries, config.tts_timeout, config.tts_proxy)
+        return FailFast(EdgeSpeech(config.tts_retries, config.tts_timeout, config.tts_proxy))
     if config.tts == "piper":
         from pipeline.tts.piper import PiperSpeech
 

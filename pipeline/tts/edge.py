@@ -1,14 +1,13 @@
 """Microsoft Edge's online voices through ``edge-tts`` (MP3, decoded in-process with libsndfile).
 
-Requests in flight per worker are capped; throttling, server errors and dropped
-connections are retried with exponential backoff and jitter; a service that cannot be
-reached is a ``tts_unreachable`` reject, never an empty clip."""
+Throttling, server errors and dropped connections are retried with exponential backoff and
+jitter; a service that cannot be reached is a ``tts_unreachable`` reject, never an empty clip.
+Requests in flight are capped by the speech stage (``--tts_concurrency``)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import threading
 import time
 
 import aiohttp
@@ -26,8 +25,7 @@ _RETRIED = (aiohttp.ClientError, asyncio.TimeoutError, edge_tts.exceptions.WebSo
 class EdgeSpeech:
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, concurrency: int, retries: int, timeout: float, proxy: str | None = None) -> None:
-        self._slots = threading.BoundedSemaphore(concurrency)
+    def __init__(self, retries: int, timeout: float, proxy: str | None = None) -> None:
         self._retries, self._timeout, self._proxy = retries, timeout, proxy or None
 
     async def _fetch(self, text: str, voice: Voice) -> bytes:
@@ -44,8 +42,7 @@ class EdgeSpeech:
             if attempt:
                 time.sleep(min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
             try:
-                with self._slots:
-                    audio = asyncio.run(self._fetch(text, voice))
+                audio = asyncio.run(self._fetch(text, voice))
                 return decode_audio(audio, self.sample_rate)
             except _RETRIED as error:
                 last = error

@@ -3,6 +3,7 @@ and unreachable services. No failure loses a record or leaves an empty clip."""
 
 import io
 import json
+import time
 import wave
 
 import pyarrow.parquet as pq
@@ -29,7 +30,8 @@ def test_openai_speech_returns_samples_and_retries_throttling():
 
 
 @pytest.mark.parametrize(("fault", "reason"), [("tts_500", "tts_http_error"),
-                                               ("tts_garbage", "tts_bad_audio")])
+                                               ("tts_garbage", "tts_bad_audio"),
+                                               ("tts_rate_zero", "tts_bad_audio")])
 def test_openai_speech_failures_have_reasons(fault, reason):
     with OpenAIServer({"Natalia": fault}) as server:
         engine = make_engine(_openai_config(server.base_url, retries=1))
@@ -145,3 +147,31 @@ def test_edge_audio_that_is_not_mp3_is_a_reject(edge_endpoint):
     with pytest.raises(TTSError) as failed:
         engine.synthesize("Natalia sold 48 clips.", Voice("en-US-AriaNeural", engine="edge"))
     assert failed.value.reason == "tts_bad_audio"
+
+
+def _speak_with(server: OpenAIServer, output, count: int, *extra: str) -> dict:
+    return run(["--source", f"generate:{count}", "--output", str(output), "--tts", "openai",
+                "--tts_base_url", server.base_url, "--tts_model", "tts-test", "--no_progress", *extra])
+
+
+def test_tts_concurrency_holds_that_many_requests_in_flight(tmp_path):
+    with OpenAIServer(speech_latency=0.2) as server:
+        summary = _speak_with(server, tmp_path / "out", 12, "--tts_concurrency", "6")
+    assert summary["inputs"] == 12 == summary["outputs"] + summary["rejects"]
+    assert server.most_speaking == 6
+
+
+def test_a_stalled_speech_endpoint_fails_fast_and_the_run_says_so(tmp_path):
+    with OpenAIServer(speech_latency=3) as server:
+        started = time.perf_counter()
+        with pytest.raises(SystemExit) as failed:
+            _speak_with(server, tmp_path / "out", 40, "--tts_timeout", "0.5", "--tts_retries", "0")
+        elapsed = time.perf_counter() - started
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["inputs"] == 40 == summary["rejects"] + summary["outputs"]
+    assert summary["rejects_by_reason"].get("speech/tts_unreachable", 0) == summary["rejects"] - sum(
+        n for reason, n in summary["rejects_by_reason"].items() if reason.startswith("source/"))
+    assert "speech/tts_unreachable" in str(failed.value) and "\n" not in str(failed.value)
+    # after UNREACHABLE_LIMIT clips in a row timed out, the rest were not asked for at all
+    asked = sum(n for path, n in server.requests.items() if path.endswith("/audio/speech"))
+    assert asked < 40 and elapsed < 40
