@@ -2,7 +2,8 @@
 
 For each row: it validates against the record schema, re-interleaves the reasoning and
 response with the row's own tokenizer and ratio and compares the ids, checks the stream
-labels follow the p:q cycle, and reads delays, lengths and audio durations. Rejects are
+labels follow the p:q cycle, counts what a listener would hear as wrong in the response
+(``pipeline.text.listening``), and reads delays, lengths and audio durations. Rejects are
 counted by stage and reason from ``rejects/``.
 """
 
@@ -19,6 +20,7 @@ import pyarrow.dataset as ds
 import schemas
 from pipeline.reject import Reject
 from pipeline.stages.interleave import EOS, RESPONSE, RESPONSE_PAD, interleave
+from pipeline.text.listening import DEFECTS, response_defects
 
 SKIP_AUDIO = ["question_audio", "response_audio"]
 
@@ -68,6 +70,7 @@ def build_report(data_dir: str | Path) -> dict:
     fields = list(schemas.load("fields")["properties"])
     rows = bad = 0
     problems: Counter = Counter()
+    heard: Counter = Counter()  # what a listener would hear as wrong; counted, not failed
     figures: dict[str, list[float]] = {k: [] for k in (
         "first_substantive_seconds", "before_speaking_seconds", "response_words",
         "response_to_reasoning_tokens", "question_seconds", "response_seconds", "pad_share")}
@@ -76,6 +79,7 @@ def build_report(data_dir: str | Path) -> dict:
         found = check_row(row)
         bad += bool(found)
         problems.update(p.split(":")[0] for p in found)
+        heard.update(response_defects([sentence["text"] for sentence in row["response"]]))
         stats = row["interleave_stats"]
         figures["first_substantive_seconds"].append(stats["first_substantive_seconds"])
         figures["before_speaking_seconds"].append(stats["before_speaking_seconds"])
@@ -90,6 +94,7 @@ def build_report(data_dir: str | Path) -> dict:
         "rows": rows,
         "rows_with_problems": bad,
         "problems": dict(problems),
+        "spoken_defects": {kind: heard[kind] for kind in DEFECTS},
         "rejects": sum(rejects.values()),
         "rejects_by_reason": dict(rejects.most_common()),
         "figures": {name: _describe(values) for name, values in figures.items()},
@@ -99,6 +104,7 @@ def build_report(data_dir: str | Path) -> dict:
 def to_markdown(report: dict) -> str:
     lines = ["# Dataset report", "",
              f"- rows: {report['rows']} ({report['rows_with_problems']} with problems)",
+             "- spoken defects: " + ", ".join(f"{kind} {n}" for kind, n in report["spoken_defects"].items()),
              f"- rejects: {report['rejects']}", ""]
     lines += [f"  - {reason}: {count}" for reason, count in report["rejects_by_reason"].items()]
     lines += ["", "| figure | median | mean | min | max |", "|---|---|---|---|---|"]

@@ -22,6 +22,7 @@ from pipeline.stages.rewrite import unsuitable
 from pipeline.text.answers import numeric, same_answer
 from pipeline.text.arithmetic import NotArithmetic, NumberTooLarge, evaluate, parse_number, same_number
 from pipeline.text.latex import Unsayable, looks_like_latex, say
+from pipeline.text.listening import ANSWER_LEAD, sentence_defects
 from pipeline.text.quantities import find_quantities, quantity_values
 from pipeline.text.verbalize import normalize_space, plain_words, unspeakable_characters, verbalize
 
@@ -36,8 +37,19 @@ OPENERS = (
 )
 
 _NOTE_RE = re.compile(r"<<(?P<expr>[^=<>]*)=(?P<result>[^<>]*)>>")
-_OPERAND = r"\(*\$?(?:\d[\d,]*(?:\.\d+)?|\.\d+)%?\)*"
-_EQUATION_RE = re.compile(rf"{_OPERAND}(?:\s*[-+*/x×÷]\s*{_OPERAND})+\s*=\s*")
+# One side of a written calculation: numbers, each with up to three unit words ("2 miles",
+# "22 years old"), joined by operators, then "=". Removing it leaves the result the
+# sentence is about ("so he is 22 years old - 2 years = 20 years old" -> "so he is 20 years old").
+_UNIT = (r"(?:\s+(?!(?:because|since|so|and|or|then|which|that|is|are|was|were|x)\b)"
+         r"[A-Za-z’']+(?:/[A-Za-z]+)*){0,3}?")
+_OPERAND = (rf"\(*\$?(?:\d[\d,]*(?:\.\d+)?(?:\s+(?:and\s+)?\d+/\d+)?|\.\d+)(?:[A-Za-z]{{1,3}}\b)?%?\)*"
+            rf"{_UNIT}")
+_EQUATION_RE = re.compile(rf"{_OPERAND}(?:\s*[-+*/x×÷–]\s*{_OPERAND})+\s*=\s*")
+# "..., because 48." once "because 12 x 4 = 48" lost its calculation: the reason is gone.
+_BARE_REASON_RE = re.compile(r"\s*,?\s*\b(?:because|since|as)\s+"
+                             r"(?P<tail>\$?[\d.,/]+%?(?:\s+[A-Za-z’']+){0,3})\s*[.!?]?$")
+_LABEL_RE = re.compile(r"^[\w ]{1,24}:\S")
+_NUMBER_RE = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
 
 
 def verify_notes(solution: str) -> Fraction | None:
@@ -71,14 +83,26 @@ def reaches_answer(steps: list[str], last_note: Fraction | None, gold: str) -> b
     return same_answer(gold, boxed) if boxed else same_answer(gold, steps[-1])
 
 
+def _numbers(text: str) -> set[str]:
+    return {number.replace(",", "").lstrip("0") for number in _NUMBER_RE.findall(text)}
+
+
 def spoken_sentence(step: str) -> str | None:
-    """The narrative of a step with its equation removed, said in words; None when it
-    cannot be said cleanly."""
+    """The narrative of a step with each calculation replaced by its result, said in words;
+    a reason left with no more than the result it explains is dropped, as it says nothing.
+    None when the step cannot be said cleanly."""
     text = step
     while _EQUATION_RE.search(text):
         text = _EQUATION_RE.sub("", text)
     if "=" in text:
         return None
+    if _LABEL_RE.match(text) or len(text.split()) < 3:
+        return None  # "Total:65 books", "42 pages": a note, not a sentence
+    reason = _BARE_REASON_RE.search(text)
+    if reason:
+        if not _numbers(reason["tail"]) <= _numbers(text[:reason.start()]):
+            return None  # "He is ready because 48": no sentence a person would say
+        text = text[:reason.start()]
     text = verbalize(text)
     if not text or unspeakable_characters(text) or not re.search(r"[a-zA-Z]", text):
         return None
@@ -86,12 +110,12 @@ def spoken_sentence(step: str) -> str | None:
 
 
 def spoken_highlights(reasoning: list[str]) -> list[dict]:
-    """Sentences for every other step and for the last one: the response stays about
-    half as long as the reasoning, as a spoken answer should."""
-    last = len(reasoning)
-    chosen = [n for n in range(1, last + 1) if n == last or n % 2 == 1]
-    sentences = [(n, spoken_sentence(reasoning[n - 1])) for n in chosen]
-    return [{"text": text, "after_step": n} for n, text in sentences if text]
+    """Sentences for every other step that can be said, and for the last one: the response
+    stays about half as long as the reasoning, as a spoken answer should, and a step that
+    cannot be said gives its turn to the next one."""
+    sayable = [(n, text) for n, step in enumerate(reasoning, start=1) if (text := spoken_sentence(step))]
+    return [{"text": text, "after_step": n} for rank, (n, text) in enumerate(sayable)
+            if rank % 2 == 0 or rank == len(sayable) - 1]
 
 
 def opener(record_id: str, seed: int) -> str:
@@ -149,7 +173,7 @@ def _with_answer(record: dict, reasoning: list[str], response: list[dict]) -> li
         answer = spoken_answer(record)
     except Unsayable as error:
         raise Reject(STAGE, f"answer_{error.reason}", error.detail) from None
-    return response + [{"text": f"So the answer is {answer.rstrip('.')}.", "after_step": len(reasoning)}]
+    return response + [{"text": f"{ANSWER_LEAD} {answer.rstrip('.')}.", "after_step": len(reasoning)}]
 
 
 def spoken_answer(record: dict) -> str:
@@ -248,6 +272,9 @@ def validate_split(record: dict, reasoning: list[str], response: list[dict],
         bad = unspeakable_characters(sentence["text"])
         if bad:
             raise Reject(STAGE, "unspeakable_response", f"{' '.join(bad)!r} in {sentence['text']!r}")
+        heard = sentence_defects(sentence["text"])
+        if heard:
+            raise Reject(STAGE, f"response_{heard[0]}", sentence["text"][:300])
     if response[-1]["after_step"] != len(reasoning):
         raise Reject(STAGE, "answer_before_reasoning_ends",
                      f"the answer is said after step {response[-1]['after_step']} of {len(reasoning)}")

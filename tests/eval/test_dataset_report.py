@@ -28,3 +28,23 @@ def test_report_finds_a_tampered_row(small_dataset, tmp_path):
 def test_cycle_check():
     assert cycle_ok([0, 0, 1, 1, 2, 0, 3, 3, 4], 2, 2)
     assert not cycle_ok([0, 1, 0, 1, 4], 2, 2)
+
+
+def test_report_counts_what_a_listener_would_hear_as_wrong(small_dataset, tmp_path):
+    shard = next((small_dataset / "data").glob("*.parquet"))
+    table = pq.read_table(shard)
+    responses = table.column("response").to_pylist()
+    planted = ["He has seen 48 chimp legs because 48.",  # bare_reason
+               "First find how long Carly runs: 2 miles times 7 miles."]  # half_equation
+    for row, text in enumerate(planted):
+        responses[row][1]["text"] = text
+    last = responses[2][-1]["after_step"]
+    responses[2] = [responses[2][0], {"text": "So the answer is 23.", "after_step": last}]  # no_explanation
+    field = table.schema.field("response")
+    tampered = table.set_column(table.schema.get_field_index("response"), field,
+                                pa.array(responses, field.type))
+    (tmp_path / "data").mkdir()
+    pq.write_table(tampered, tmp_path / "data" / "train-00000-of-00001.parquet")
+    report = build_report(tmp_path)
+    assert report["spoken_defects"] == {"bare_reason": 1, "half_equation": 1, "no_explanation": 1}
+    assert build_report(small_dataset)["spoken_defects"]["bare_reason"] == 0

@@ -4,7 +4,7 @@ import schemas
 from pipeline.reject import Reject
 from pipeline.sources.records import new_record
 from pipeline.stages.rewrite import rewrite
-from pipeline.stages.split import check_drift, split, verify_notes
+from pipeline.stages.split import check_drift, split, spoken_highlights, spoken_sentence, verify_notes
 
 NATALIA = new_record(
     "gsm8k", "train", 0,
@@ -104,3 +104,40 @@ def test_gsm8k_mostly_passes_stage_two(gsm8k_path, config):
             except Reject as reject:
                 assert reject.stage in ("rewrite", "split") and reject.reason
     assert passed / total >= 0.95
+
+
+# GSM8K train steps (by source_index) whose spoken sentence once lost its reason or said
+# something false once half of the calculation was removed.
+@pytest.mark.parametrize(("step", "said"), [
+    ("He has seen 48 chimp legs because 12 x 4 = 48", "He has seen 48 chimp legs."),  # 2801
+    ("The total cost is $16 because 7.3 + 2 + 1 + 4 + 1.5 + .2 = 16",  # 4633
+     "The total cost is 16 dollars."),
+    ("First find how long Carly runs the second week: 2 miles * 2 + 3 = 7 miles.",
+     "First find how long Carly runs the second week: 7 miles."),  # 4251
+    ("Then find how big Bill's head is: 15 inches * 2/3 = 10 inches",
+     "Then find how big Bill's head is: 10 inches."),  # 2775
+    ("Now find how many calories are in Jackson's portion of the salad: 360 calories * 1/4 = 90 calories",
+     "Now find how many calories are in Jackson's portion of the salad: 90 calories."),  # 3736
+    ("Rupert is younger than Vincent by 2 years, so he is 22 years old – 2 years = 20 years old.",
+     "Rupert is younger than Vincent by 2 years, so he is 20 years old."),  # 6499
+    ("First find the number of complaints per day when the store is short-staffed: "
+     "120 complaints/day * 4/3 = 160 complaints/day",
+     "First find the number of complaints per day when the store is short-staffed: "
+     "160 complaints per day."),  # 6621
+    ("Each drink uses 1.5 cups because 1/4 cup + 1 and 1/4 cup = 1.5 cups",  # 623
+     "Each drink uses 1.5 cups."),
+])
+def test_a_calculation_is_said_as_its_result_and_a_bare_reason_is_dropped(step, said):
+    assert spoken_sentence(step) == said
+
+
+@pytest.mark.parametrize("step", ["Total:65 books", "Missed:60/4=15", "42 pages",
+                                  "He is ready because 48"])
+def test_notes_and_reasons_without_content_are_not_said(step):
+    assert spoken_sentence(step) is None
+
+
+def test_a_step_that_cannot_be_said_gives_its_turn_to_the_next():
+    steps = ["Tom has 3 apples.", "He buys 4 more apples, so he has 7 apples.", "Total:7 apples",
+             "He eats 2 of them.", "So he has 5 apples left."]
+    assert [s["after_step"] for s in spoken_highlights(steps)] == [1, 4, 5]  # step 3 is a note
