@@ -120,6 +120,11 @@ def parser() -> argparse.ArgumentParser:
                     help="speech requests in flight per worker thread for online engines (default 4)")
     ap.add_argument("--tts_timeout", type=POSITIVE_RATE, default=30.0,
                     help="seconds to wait for one clip from an online engine (default 30)")
+    ap.add_argument("--max_response_ratio", type=POSITIVE_RATE, default=0.5,
+                    help="response tokens after the opener, as a share of the reasoning's tokens "
+                         "(default 0.5); the rules keep the sentences with the results that fit")
+    ap.add_argument("--max_response_seconds", type=POSITIVE_RATE, default=20.0,
+                    help="longest spoken response, estimated at 2.5 words a second (default 20)")
     ap.add_argument("--record_timeout", type=POSITIVE_RATE, default=10.0,
                     help="seconds one record may spend in a stage that makes no remote calls; "
                          "past it the record is rejected as record_timeout (default 10)")
@@ -259,6 +264,8 @@ def run(argv: list[str] | None = None) -> dict:
                          tts_model=args.tts_model, tts_api_key_env=args.tts_api_key_env,
                          tts_retries=args.tts_retries, tts_concurrency=args.tts_concurrency,
                          tts_timeout=args.tts_timeout, record_timeout=args.record_timeout,
+                         max_response_ratio=args.max_response_ratio,
+                         max_response_seconds=args.max_response_seconds,
                          question_sampling_rate=args.question_rate,
                          response_sampling_rate=args.response_rate, asr=args.asr,
                          asr_base_url=args.asr_base_url, asr_model=args.asr_model, max_wer=args.max_wer,

@@ -44,6 +44,8 @@ class BuildConfig:
     max_question_words: int = 150
     max_question_seconds: float = 60.0
     speaking_rate: float = 2.5
+    max_response_ratio: float = 0.5
+    max_response_seconds: float = 20.0
     question_voices: tuple[str, ...] = ()
     response_voice: str = ""
     tts_base_url: str = ""

@@ -18,7 +18,7 @@ import torch
 
 from pipeline.stages.interleave import interleave
 
-COLUMNS = ["id", "question", "reasoning", "response", "checks", "question_ids",
+COLUMNS = ["id", "question", "problem", "reasoning", "response", "checks", "question_ids",
            "interleaved_ids", "p", "q", "tokenizer"]
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pipeline.reject import Reject
-from pipeline.text.quantities import find_quantities, quantity_values
+from pipeline.text.latex import spoken_values
+from pipeline.text.quantities import find_quantities
 from pipeline.tokenizers import Tokenizer, load_tokenizer
 
 STAGE = "interleave"
@@ -90,6 +91,7 @@ class Stream:
     text: str
     pieces: list[list[int]]
     ends: list[int]
+    texts: tuple[str, ...] = ()
 
     @property
     def ids(self) -> list[int]:
@@ -106,7 +108,7 @@ def tokenize_stream(tokenizer: Tokenizer, pieces: list[str], separator: str) -> 
         token_lists.append(ids)
         ends += [offset + e for e in piece_ends]
         offset += len(text)
-    return Stream(separator.join(pieces), token_lists, ends)
+    return Stream(separator.join(pieces), token_lists, ends, tuple(pieces))
 
 
 def _completions(stream: Stream, positions: list[int]):
@@ -119,13 +121,23 @@ def _completions(stream: Stream, positions: list[int]):
 def find_token_drift(question: str, reasoning: Stream, response: Stream,
                      layout: Interleaving) -> tuple[int, str] | None:
     """The first response quantity said before the question or the emitted reasoning
-    holds it, as (position, text); None when there is none."""
-    known_from_start: set[Fraction] = quantity_values(question)
+    holds it, as (position, text); None when there is none. A value is emitted with the
+    token that completes its mention, or, when only the step as said holds it (LaTeX,
+    "x squared"), with the step's last token: what stage 2 checked per step, stage 3
+    checks per token, with the same reading of each step (``spoken_values``)."""
+    known_from_start: set[Fraction] = spoken_values(question)
     first_seen: dict[Fraction, int] = {}
     if layout.reasoning_positions:
         for quantity, position in _completions(reasoning, layout.reasoning_positions):
             for value in quantity.values | quantity.parts:
                 first_seen[value] = min(position, first_seen.get(value, position))
+        end = 0
+        for text, piece in zip(reasoning.texts, reasoning.pieces, strict=True):
+            end += len(piece)
+            if end:
+                position = layout.reasoning_positions[end - 1]
+                for value in spoken_values(text):
+                    first_seen[value] = min(position, first_seen.get(value, position))
     for quantity, position in _completions(response, layout.response_positions):
         if quantity.known_in(known_from_start):
             continue
@@ -148,7 +160,7 @@ def interleave(record: dict, tokenizer_name: str, p: int, q: int, decode_rate: f
     layout = schedule(response.pieces, after_steps, reasoning.pieces, p, q,
                       special.response_pad, special.reasoning_pad, special.eos)
     reasoning_ids, response_ids = reasoning.ids, response.ids
-    drift = find_token_drift(record["question"], reasoning, response, layout)
+    drift = find_token_drift(record["question"] + " " + record["problem"], reasoning, response, layout)
     if drift:
         raise Reject(STAGE, "token_drift", f"{drift[1]!r} spoken at position {drift[0]} "
                      "before the reasoning derives it")

@@ -8,7 +8,6 @@ yet: that is anticipation drift, the failure the data must never teach.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 from fractions import Fraction
@@ -18,13 +17,21 @@ from pipeline.config import BuildConfig
 from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
 from pipeline.sources.records import boxed_answer, writes_latex
+from pipeline.stages.interleave import REASONING_SEPARATOR, RESPONSE_SEPARATOR
 from pipeline.stages.rewrite import unsuitable
 from pipeline.text.answers import numeric, same_answer
 from pipeline.text.arithmetic import NotArithmetic, NumberTooLarge, evaluate, parse_number, same_number
-from pipeline.text.latex import Unsayable, looks_like_latex, say
+from pipeline.text.latex import Unsayable, say, spoken_values
 from pipeline.text.listening import ANSWER_LEAD, sentence_defects
 from pipeline.text.quantities import find_quantities, quantity_values
-from pipeline.text.verbalize import normalize_space, plain_words, unspeakable_characters, verbalize
+from pipeline.text.verbalize import (
+    normalize_space,
+    plain_words,
+    spoken_word_count,
+    unspeakable_characters,
+    verbalize,
+)
+from pipeline.tokenizers import load_tokenizer
 
 STAGE = "split"
 
@@ -128,22 +135,12 @@ def drifting_quantities(sentence: str, known: set[Fraction]) -> list[str]:
     return [q.text for q in find_quantities(sentence) if not q.known_in(known)]
 
 
-def step_values(step: str) -> set:
-    """What a step derives, read from its text and, for LaTeX, from how it is said
-    (``\\frac{2}{7}`` is said "two sevenths")."""
-    values = quantity_values(step)
-    if looks_like_latex(step):
-        with contextlib.suppress(Unsayable):
-            values |= quantity_values(say(step))
-    return values
-
-
 def check_drift(question: str, reasoning: list[str], response: list[dict]) -> None:
     """Each sentence may mention only quantities of the question or of the reasoning
     steps up to its ``after_step``."""
-    known_after = [quantity_values(question)]
+    known_after = [spoken_values(question)]
     for step in reasoning:
-        known_after.append(known_after[-1] | step_values(step))
+        known_after.append(known_after[-1] | spoken_values(step))
     for sentence in response:
         early = drifting_quantities(sentence["text"], known_after[sentence["after_step"]])
         if early:
@@ -162,18 +159,97 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
     reasoning = [normalize_space(_NOTE_RE.sub("", line)) for line in lines]
     response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
     response += spoken_highlights(reasoning)
-    return _checked(record, reasoning, _with_answer(record, reasoning, response), last_note)
+    response = within_budget(record, reasoning, _with_answer(record, reasoning, response), config)
+    return _checked(record, reasoning, response, config, last_note)
+
+
+def _costs(texts: list[str], config: BuildConfig) -> list[tuple[int, float]]:
+    """(tokens, seconds) of each response sentence as stage 3 lays it out (the first
+    without the separator) and as it is spoken at ``config.speaking_rate``."""
+    tokenizer = load_tokenizer(config.tokenizer)
+    return [(len(tokenizer.encode((RESPONSE_SEPARATOR if i else "") + text)),
+             spoken_word_count(text) / config.speaking_rate) for i, text in enumerate(texts)]
+
+
+def response_budget(reasoning: list[str], response: list[dict], config: BuildConfig) -> tuple[float, float]:
+    """(tokens, seconds) a response may take: its opener (said while the reasoning starts)
+    and ``max_response_ratio`` of the reasoning's tokens, or the answer alone when that is
+    longer, but never more than the reasoning itself unless opener and answer need it;
+    at most ``max_response_seconds``."""
+    reasoning_tokens = len(load_tokenizer(config.tokenizer).encode(REASONING_SEPARATOR.join(reasoning)))
+    (opener_tokens, _), (answer_tokens, _) = _costs([response[0]["text"], response[-1]["text"]], config)
+    if response[0]["after_step"] or len(response) == 1:
+        opener_tokens = 0  # no opener
+    tokens = opener_tokens + max(config.max_response_ratio * reasoning_tokens, answer_tokens)
+    return min(tokens, max(reasoning_tokens, opener_tokens + answer_tokens)), config.max_response_seconds
+
+
+def _over_budget(reasoning: list[str], response: list[dict], config: BuildConfig,
+                 longest: bool = False) -> str | None:
+    """Why ``response`` is too long, or None; ``longest``: only when it is longer than the
+    reasoning itself."""
+    tokens_allowed, seconds_allowed = response_budget(reasoning, response, config)
+    if longest:
+        tokens_allowed = len(load_tokenizer(config.tokenizer).encode(REASONING_SEPARATOR.join(reasoning)))
+    costs = _costs([s["text"] for s in response], config)
+    tokens, seconds = sum(t for t, _ in costs), sum(s for _, s in costs)
+    if tokens > tokens_allowed or seconds > seconds_allowed:
+        return (f"{tokens} tokens, about {seconds:.0f} s (limits {tokens_allowed:.0f} tokens: "
+                f"{config.max_response_ratio:g} of the reasoning's; {seconds_allowed:g} s)")
+    return None
+
+
+def within_budget(record: dict, reasoning: list[str], response: list[dict],
+                  config: BuildConfig) -> list[dict]:
+    """A short spoken summary: the opener, the answer, and of the sentences between them
+    those that fit the budget, the ones saying a result the step derives first, shorter
+    ones before longer, kept in order."""
+    tokens_allowed, seconds_allowed = response_budget(reasoning, response, config)
+    if _over_budget(reasoning, [response[0], response[-1]], config):
+        # the last step said in full is too long: the answer is said on its own instead
+        response = [*response[:-1], _answer_sentence(record, len(reasoning))]
+    if _over_budget(reasoning, [response[0], response[-1]], config, longest=True):
+        # a reasoning shorter than opener and answer: the answer alone, as short as it is said
+        answer = _answer_sentence(record, len(reasoning))
+        shorter = min((response[-1], answer), key=lambda s: _costs([s["text"]], config)[0][0])
+        if _over_budget(reasoning, [shorter], config, longest=True):
+            raise Reject(STAGE, "response_too_long", f"even the answer, {shorter['text']!r}, is "
+                         "longer than the reasoning")
+        return [shorter]
+    costs = _costs([s["text"] for s in response], config)
+    first, last = costs[0], costs[-1]
+    tokens, seconds = first[0] + last[0], first[1] + last[1]
+    known = [spoken_values(record["question"] + " " + record["problem"])]
+    for step in reasoning:
+        known.append(known[-1] | spoken_values(step))
+
+    def derives(sentence: dict) -> bool:
+        step = sentence["after_step"]
+        return bool(step and spoken_values(sentence["text"]) & (known[step] - known[step - 1]))
+
+    middle = sorted(range(1, len(response) - 1),
+                    key=lambda i: (not derives(response[i]), i))
+    kept = {0, len(response) - 1}
+    for i in middle:
+        if tokens + costs[i][0] <= tokens_allowed and seconds + costs[i][1] <= seconds_allowed:
+            kept.add(i)
+            tokens, seconds = tokens + costs[i][0], seconds + costs[i][1]
+    return [sentence for i, sentence in enumerate(response) if i in kept]
 
 
 def _with_answer(record: dict, reasoning: list[str], response: list[dict]) -> list[dict]:
     """End on a sentence that states the answer once the reasoning is complete."""
     if states_answer(response[-1]["text"], record) and response[-1]["after_step"] == len(reasoning):
         return response
+    return response + [_answer_sentence(record, len(reasoning))]
+
+
+def _answer_sentence(record: dict, steps: int) -> dict:
     try:
         answer = spoken_answer(record)
     except Unsayable as error:
         raise Reject(STAGE, f"answer_{error.reason}", error.detail) from None
-    return response + [{"text": f"{ANSWER_LEAD} {answer.rstrip('.')}.", "after_step": len(reasoning)}]
+    return {"text": f"{ANSWER_LEAD} {answer.rstrip('.')}.", "after_step": steps}
 
 
 def spoken_answer(record: dict) -> str:
@@ -220,17 +296,17 @@ def _say_step(number: int, step: str, record: dict) -> str:
 def split_prose(record: dict, config: BuildConfig) -> dict:
     """Written solutions (MATH, Orca-Math, MetaMathQA): a step per sentence, display
     math kept with its sentence; the spoken response exists only if every step can be
-    said aloud."""
+    said aloud, and says those of its steps that fit the budget (``within_budget``)."""
     found = unsuitable(record["solution"])
     if found:
         raise Reject(STAGE, f"solution_{found[0]}", f"{found[1]!r} in the solution")
     reasoning = prose_steps(record["solution"])
     spoken = [_say_step(n, step, record) for n, step in enumerate(reasoning, start=1)]
-    last = len(reasoning)
     response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
     response += [{"text": text if text[-1] in ".!?" else text + ".", "after_step": n}
-                 for n, text in enumerate(spoken, start=1) if n == last or n % 2 == 1]
-    return _checked(record, reasoning, _with_answer(record, reasoning, response))
+                 for n, text in enumerate(spoken, start=1)]
+    response = within_budget(record, reasoning, _with_answer(record, reasoning, response), config)
+    return _checked(record, reasoning, response, config)
 
 
 def split(record: dict, config: BuildConfig) -> dict:
@@ -253,7 +329,7 @@ def states_answer(sentence: str, record: dict) -> bool:
     return bool(said) and any(heard[i:i + len(said)] == said for i in range(len(heard) - len(said) + 1))
 
 
-def validate_split(record: dict, reasoning: list[str], response: list[dict],
+def validate_split(record: dict, reasoning: list[str], response: list[dict], config: BuildConfig,
                    last_note: Fraction | None = None) -> None:
     """What every split must satisfy, whichever backend made it: the reasoning reaches
     the gold answer, the last sentence states it, every sentence is speakable and
@@ -279,11 +355,14 @@ def validate_split(record: dict, reasoning: list[str], response: list[dict],
         raise Reject(STAGE, "answer_before_reasoning_ends",
                      f"the answer is said after step {response[-1]['after_step']} of {len(reasoning)}")
     check_drift(record["question"] + " " + record["problem"], reasoning, response)
+    too_long = _over_budget(reasoning, response, config)
+    if too_long:
+        raise Reject(STAGE, "response_too_long", too_long)
 
 
-def _checked(record: dict, reasoning: list[str], response: list[dict],
+def _checked(record: dict, reasoning: list[str], response: list[dict], config: BuildConfig,
              last_note: Fraction | None = None) -> dict:
-    validate_split(record, reasoning, response, last_note)
+    validate_split(record, reasoning, response, config, last_note)
     checks = {"answer_verified": True, "quantity_drift": "pass", "judge": "off", "judge_reason": ""}
     return {**record, "reasoning": reasoning, "response": response, "checks": checks}
 
@@ -315,11 +394,11 @@ async def split_with_llm(record: dict, config: BuildConfig, client: LLMClient) -
     the same checks as the rules backend."""
     reply = await client.ask(
         STAGE, prompts.load("split"), REPLY_SCHEMA,
-        lambda value: validate_split(record, *_clean_reply(value)),
+        lambda value: validate_split(record, *_clean_reply(value), config),
         problem=record["problem"], question=record["question"], solution=record["solution"],
         answer=record["answer"], ratio=config.response_ratio,
     )
-    return _checked(record, *_clean_reply(reply))
+    return _checked(record, *_clean_reply(reply), config)
 
 
 JUDGE_SCHEMA = {

@@ -14,10 +14,12 @@ import re
 
 _NUMBER = (r"(?:\$?\d[\d.,]*%?|(?:a|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
            r"(?:halves|half|thirds?|quarters?|fourths?|fifths?|sixths?|eighths?|tenths?))")
-_QUANTITY = rf"{_NUMBER}(?:\s+[a-z]+){{0,3}}"
-_BARE_REASON_RE = re.compile(rf"\b(?:because|since)\s+{_QUANTITY}\s*[.!?]?$")
-_HALF_EQUATION_RE = re.compile(rf"(?:^|[:,]\s|\b(?:is|are|was|were)\s){_QUANTITY}"
-                               rf"\s+(?:times|plus|minus|divided by)\s+{_QUANTITY}\s*[.!?]?$")
+_UNIT = r"\s+(?!(?:equals|is|are|makes|gives|and|or)\b)[a-z]{2,}"
+_BARE_REASON_RE = re.compile(rf"\b(?:because|since)\s+{_NUMBER}(?:{_UNIT}){{0,3}}\s*[.!?]?$")
+# both sides with a unit and no result: "2 miles times 7 miles." ("16 minus 4 c" is algebra)
+_MEASURE = rf"{_NUMBER}(?:{_UNIT}){{1,3}}"
+_HALF_EQUATION_RE = re.compile(rf"(?:^|[:,]\s|\b(?:is|are|was|were)\s){_MEASURE}"
+                               rf"\s+(?:times|plus|minus|divided by)\s+{_MEASURE}\s*[.!?]?$")
 ANSWER_LEAD = "So the answer is"
 DEFECTS = ("bare_reason", "half_equation", "no_explanation")
 

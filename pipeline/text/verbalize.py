@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
+from decimal import Decimal
 
 from num2words import num2words
 
@@ -184,3 +185,18 @@ _WORD_RE = re.compile(r"[a-z0-9]+")
 def plain_words(text: str) -> list[str]:
     """Lower-case words and numbers: what survives reformatting, punctuation and markup."""
     return _WORD_RE.findall(text.lower())
+
+
+def spoken_word_count(text: str) -> int:
+    """How many words ``text`` takes to say: a number counts as the words it is read with
+    ("1963" is four), so a response heavy with numbers is not taken for a short one."""
+    count = 0
+    for word in plain_words(text):
+        if not word[0].isdigit():
+            count += 1
+            continue
+        try:
+            count += len(num2words(Decimal(word.replace(",", ""))).replace("-", " ").split())
+        except (ArithmeticError, ValueError, OverflowError):
+            count += max(1, len(word) // 2)
+    return count

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 import schemas
@@ -38,6 +40,7 @@ def test_bad_ratio_is_refused():
 
 
 def test_interleave_record(config):
+    config = replace(config, max_response_ratio=1.0)  # both sentences said: speech starts early
     record = split(rewrite(NATALIA, config), config)
     out = interleave(record, "qwen2.5", 2, 8, 50.0)
     tokenizer = load_tokenizer("qwen2.5")

@@ -1,10 +1,20 @@
+from dataclasses import replace
+
 import pytest
 
 import schemas
 from pipeline.reject import Reject
 from pipeline.sources.records import new_record
 from pipeline.stages.rewrite import rewrite
-from pipeline.stages.split import check_drift, split, spoken_highlights, spoken_sentence, verify_notes
+from pipeline.stages.split import (
+    check_drift,
+    response_budget,
+    split,
+    spoken_highlights,
+    spoken_sentence,
+    validate_split,
+    verify_notes,
+)
 
 NATALIA = new_record(
     "gsm8k", "train", 0,
@@ -17,7 +27,8 @@ NATALIA = new_record(
 
 
 def test_split_gives_steps_and_dependent_sentences(config):
-    out = split(rewrite(NATALIA, config), config)
+    roomy = replace(config, max_response_ratio=1.0)
+    out = split(rewrite(NATALIA, roomy), roomy)
     assert out["reasoning"] == ["Natalia sold 48/2 = 24 clips in May.",
                                 "Natalia sold 48+24 = 72 clips altogether in April and May."]
     assert out["response"][0]["after_step"] == 0
@@ -25,6 +36,8 @@ def test_split_gives_steps_and_dependent_sentences(config):
         {"text": "Natalia sold 24 clips in May.", "after_step": 1},
         {"text": "Natalia sold 72 clips altogether in April and May.", "after_step": 2},
     ]
+    # within half the reasoning's tokens (the default) only the answer fits after the opener
+    assert split(rewrite(NATALIA, config), config)["response"][1:] == out["response"][2:]
     assert out["checks"] == {"answer_verified": True, "quantity_drift": "pass", "judge": "off",
                              "judge_reason": ""}
     assert schemas.first_error("split", out) is None
@@ -141,3 +154,32 @@ def test_a_step_that_cannot_be_said_gives_its_turn_to_the_next():
     steps = ["Tom has 3 apples.", "He buys 4 more apples, so he has 7 apples.", "Total:7 apples",
              "He eats 2 of them.", "So he has 5 apples left."]
     assert [s["after_step"] for s in spoken_highlights(steps)] == [1, 4, 5]  # step 3 is a note
+
+
+def _prose_record(config, steps: list[str], answer: str) -> dict:
+    record = new_record("math", "test", 0, "What is the value?", " ".join(steps), answer)
+    return rewrite(record, config)
+
+
+def test_a_long_solution_is_said_as_a_short_summary_within_its_budget(config):
+    steps = [f"Step {n} gives {n * 11} apples, which we keep in mind for the rest of the work "
+             f"while we go on to the next part of this rather long problem." for n in range(1, 9)]
+    record = _prose_record(config, [*steps, "So the total is $88$."], "88")
+    out = split(record, config)
+    tokens_allowed, seconds_allowed = response_budget(out["reasoning"], out["response"], config)
+    said = [sentence["text"] for sentence in out["response"]]
+    assert 2 < len(said) < len(steps) + 2  # some results, not the whole solution
+    assert sum(len(s.split()) for s in said) / config.speaking_rate <= seconds_allowed
+    assert said[-1] == "So the total is 88."
+
+
+def test_a_reply_over_the_budget_is_a_reject(config):
+    record = rewrite(NATALIA, config)
+    reasoning = ["Natalia sold 48/2 = 24 clips in May.", "Natalia sold 48+24 = 72 clips in all."]
+    chatty = [{"text": "Let me see.", "after_step": 0},
+              {"text": "Natalia sold 24 clips in May, which is half of what she sold in April, "
+                       "so in May she sold 24 clips.", "after_step": 1},
+              {"text": "Natalia sold 72 clips in all.", "after_step": 2}]
+    with pytest.raises(Reject) as caught:
+        validate_split(record, reasoning, chatty, config)
+    assert caught.value.reason == "response_too_long"
