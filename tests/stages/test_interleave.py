@@ -4,6 +4,7 @@ import pytest
 
 import schemas
 from pipeline.reject import Reject
+from pipeline.sources.records import new_record
 from pipeline.stages.interleave import (
     EOS,
     REASONING,
@@ -90,3 +91,18 @@ def test_gsm8k_streams_detokenize_exactly(name, gsm8k_path, config, hf_tokenizer
         assert out["tokenizer"] == tokenizer_name
         checked += 1
     assert checked >= 280
+
+
+def test_a_value_only_the_spoken_latex_holds_is_no_drift_and_a_planted_one_is(config):
+    record = new_record("math", "test", 0, "What is $\\frac{1}{2}+\\frac{1}{10}$?",
+                        "Over tenths the sum is $\\frac{5}{10}+\\frac{1}{10}=\\frac{6}{10}$. In lowest "
+                        "terms that is $\\boxed{\\frac{3}{5}}$.", "\\frac{3}{5}")
+    roomy = replace(config, max_response_ratio=1.0)
+    record = split(rewrite(record, roomy), roomy)
+    assert any("three fifths" in s["text"] for s in record["response"])  # said, never written
+    assert interleave(record, "qwen2.5", 2, 8, 50.0)["checks"]["token_drift"] == "pass"
+    answer = record["response"][-1]["text"]  # planted: the answer said first, before any reasoning
+    early = {**record, "response": [{"text": answer, "after_step": 0}, *record["response"][1:]]}
+    with pytest.raises(Reject) as caught:
+        interleave(early, "qwen2.5", 2, 8, 50.0)
+    assert caught.value.reason == "token_drift"
