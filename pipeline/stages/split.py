@@ -23,7 +23,7 @@ from pipeline.text.answers import numeric, same_answer
 from pipeline.text.arithmetic import NotArithmetic, NumberTooLarge, evaluate, parse_number, same_number
 from pipeline.text.latex import Unsayable, say, spoken_values
 from pipeline.text.listening import ANSWER_LEAD, sentence_defects
-from pipeline.text.quantities import find_quantities, quantity_values
+from pipeline.text.quantities import find_quantities, quantity_values, signed_values
 from pipeline.text.verbalize import (
     normalize_space,
     plain_words,
@@ -319,14 +319,16 @@ def split(record: dict, config: BuildConfig) -> dict:
 def states_answer(sentence: str, record: dict) -> bool:
     """The sentence says the gold answer: as a number, or word for word as it is said."""
     number = numeric(record["answer"])
-    if number is not None and any(same_number(value, number) for value in quantity_values(sentence)):
-        return True
+    if number is not None and any(same_number(value, number) for value in signed_values(sentence)):
+        return True  # sign and all: "negative 11" does not state 11
     try:
         said = plain_words(spoken_answer(record))
     except Unsayable:
         return False
     heard = plain_words(sentence)
-    return bool(said) and any(heard[i:i + len(said)] == said for i in range(len(heard) - len(said) + 1))
+    signed = (["negative"], ["minus"])
+    return bool(said) and any(heard[i:i + len(said)] == said and heard[i - 1:i] not in signed
+                              for i in range(len(heard) - len(said) + 1))
 
 
 def validate_split(record: dict, reasoning: list[str], response: list[dict], config: BuildConfig,

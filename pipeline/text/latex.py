@@ -76,6 +76,7 @@ _TEXT = {"boxed", "text", "textbf", "textit", "textrm", "textsf", "mbox", "emph"
 _LETTERS = {"mathbb": {"R": "the real numbers", "Z": "the integers", "N": "the natural numbers",
                        "Q": "the rational numbers", "C": "the complex numbers"}}
 _FRACTIONS = {"frac", "dfrac", "tfrac", "cfrac"}
+_ORDINAL_SUFFIXES = ("t h", "s t", "n d", "r d", "th", "st", "nd", "rd")
 _BINOMIALS = {"binom", "dbinom", "tbinom"}
 _ROWS = {"align": ", and ", "align*": ", and ", "aligned": ", and ", "eqnarray": ", and ",
          "eqnarray*": ", and ", "gather": ", and ", "gather*": ", and ", "split": ", and ",
@@ -180,6 +181,8 @@ class _Math:
             return " degrees "
         if spoken in ("prime", "prime prime"):
             return " prime " if spoken == "prime" else " double prime "
+        if spoken in _ORDINAL_SUFFIXES:  # n^{th}: the n-th
+            return f"-{spoken.replace(' ', '')} "
         return {"2": " squared ", "3": " cubed "}.get(spoken, f" to the power of {spoken} ")
 
     def macro(self, node: LatexMacroNode) -> str:
@@ -208,6 +211,8 @@ class _Math:
         if name in _BINOMIALS:
             top, bottom = self.arguments(args, 2)
             return f"{top} choose {bottom}"
+        if name in ("cancel", "bcancel", "xcancel", "cancelto"):  # a struck-out term is still read
+            return self.arguments(args, len(args) or 1)[-1]
         if name == "pmod":
             return f"modulo {self.arguments(args, 1)[0]}"
         if name == "overline":
@@ -283,7 +288,14 @@ def _items(nodes: list) -> list:
     return items
 
 
+_INFIX = {"over": "over", "choose": "choose"}  # TeX's infix forms of \frac and \binom
+
+
 def _say_math(nodes: list) -> str:
+    for at, node in enumerate(nodes):
+        if isinstance(node, LatexMacroNode) and node.macroname in _INFIX:
+            before, after = _say_math(nodes[:at]).strip(), _say_math(nodes[at + 1:]).strip()
+            return f"{before} {_INFIX[node.macroname]} {after}"
     return _Math(nodes).say()
 
 

@@ -79,7 +79,7 @@ def _word_values() -> tuple[dict[str, int], dict[str, int], dict[str, Fraction]]
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _DIGIT_RE = re.compile(
     rf"(?<![\w.])(?P<sign>-|(?:negative|minus) )?(?P<num>{_DIGITS})"
-    r"(?:\s*/\s*(?P<den>\d+)(?![\d/]))?(?P<tail>\s*(?:%|percent\b))?"
+    r"(?:(?:\s*/\s*|\s+over\s+)(?P<den>\d+)(?![\d/]))?(?P<tail>\s*(?:%|percent\b))?"
 )
 _MONEY_RE = re.compile(r"(?P<dollars>\d+) dollars? and (?P<cents>\d+) cents?\b")
 _CENTS_RE = re.compile(r"(?<![\w.])(?P<cents>\d+(?:\.\d+)?) cents?\b")
@@ -219,3 +219,14 @@ def quantity_values(text: str) -> set[Fraction | int]:
     the numbers that words imply ("x squared" writes x^2, "December" writes 12/...)."""
     values = {v for q in find_quantities(text) for v in q.values | q.parts}
     return values | {_IMPLIED[m.group(1)] for m in _IMPLIED_RE.finditer(text)}
+
+
+def signed_values(text: str) -> set[Fraction | int]:
+    """The values ``text`` states, each mention with its sign: "negative 11" and "-11"
+    are -11 only (``quantity_values`` keeps 11 too, since for drift a "-" may be a
+    subtraction); for checking that a sentence states an answer."""
+    values = set()
+    for quantity in find_quantities(text):
+        negative = {value for value in quantity.values if value < 0}
+        values |= negative or set(quantity.values)
+    return values

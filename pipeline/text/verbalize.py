@@ -80,7 +80,10 @@ def _money_words(m: re.Match) -> str:
 
 
 def fraction_words(numerator: int, denominator: int) -> str:
-    """'3/4' -> 'three quarters': the way a teacher reads a fraction aloud."""
+    """'3/4' -> 'three quarters': the way a teacher reads a fraction aloud; a division
+    ('50/5', 'fifty fifths' to no one) is read '50 over 5'."""
+    if numerator >= 10 and numerator >= denominator:
+        return f"{numerator} over {denominator}"
     if denominator == 2:
         name = "half" if numerator == 1 else "halves"
     elif denominator == 4:
@@ -143,7 +146,12 @@ _RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(rf"(?<![\w.])-(?={_NUM})"), "negative "),
     (re.compile(rf"(?<=\d)\s?[x×]\s?(?=\$?{_NUM})"), " times "),
     (re.compile(rf"(?<=\d)\s?/\s?(?={_NUM})"), " divided by "),
-    (re.compile(r"\s+-\s+"), " minus "),
+    (re.compile(r"(?<=[ap]\.m\.)\s+-\s+(?=\d)"), " to "),  # 1:00 PM - 6:00 PM
+    (re.compile(r"(?<![\w-])([A-Za-z])\s+-\s+(?=[a-z])"), r"\1-"),  # "t - shirts"
+    (re.compile(r"(?<=[\d)])\s+-\s+(?=[\d($(])"), " minus "),
+    (re.compile(r"\s+-\s+"), ", "),  # a dash between words is a pause
+    (re.compile(r"\b(dollars?|cents?|percent)\s+\1\b"), r"\1"),  # "$0.40 cents": 40 cents, once
+    (re.compile(r"(?<=\w)\s+-(?=(?:th|st|nd|rd)\b)"), "-"),  # the n-th term
     (re.compile(r"(?<=\w)/(?=\w)"), " or "),
 ]
 

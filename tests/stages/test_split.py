@@ -12,6 +12,7 @@ from pipeline.stages.split import (
     split,
     spoken_highlights,
     spoken_sentence,
+    states_answer,
     validate_split,
     verify_notes,
 )
@@ -183,3 +184,13 @@ def test_a_reply_over_the_budget_is_a_reject(config):
     with pytest.raises(Reject) as caught:
         validate_split(record, reasoning, chatty, config)
     assert caught.value.reason == "response_too_long"
+
+
+@pytest.mark.parametrize(("sentence", "answer", "states"), [
+    ("So the answer is 11.", "-11", False),
+    ("So the answer is negative 11.", "11", False),
+    ("So the answer is negative 11.", "-11", True),
+    ("So the answer is 12 over 5.", "12/5", True),
+])
+def test_the_answer_is_stated_with_its_sign(sentence, answer, states):
+    assert states_answer(sentence, {"answer": answer, "source": "gsm8k"}) is states

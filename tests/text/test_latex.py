@@ -87,3 +87,16 @@ def test_aligned_rows_and_cases_are_said_row_by_row():
 ])
 def test_dollar_signs_are_told_apart_from_math(text, latex):
     assert looks_like_latex(text) is latex
+
+
+@pytest.mark.parametrize(("markup", "spoken"), [
+    (r"$\frac{50}{5}=10$", "50 over 5 equals 10"),  # a division, not "fifty fifths"
+    (r"$\frac{3}{2}$", "three halves"),
+    (r"the $n^{th}$ term", "the n-th term"),
+    (r"the $k^{\text{th}}$ row", "the k-th row"),
+    (r"${n \choose 2}$", "n choose 2"),
+    (r"${a \over b}$", "a over b"),
+    (r"$\cancel{x}+1$", "x plus 1"),
+])
+def test_forms_a_teacher_reads_without_thinking(markup, spoken):
+    assert say(markup, latex=True) == spoken

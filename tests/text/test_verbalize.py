@@ -49,3 +49,15 @@ def test_fraction_words_use_plain_denominators():
 ])
 def test_unspeakable_characters(text, bad):
     assert unspeakable_characters(text) == bad
+
+
+@pytest.mark.parametrize(("written", "spoken"), [
+    ("The shop is open 1:00 PM - 6:00 PM daily.", "The shop is open 1 o'clock p.m. to 6 o'clock p.m. daily."),
+    ("Students in grades 4-7 attend.", "Students in grades 4 to 7 attend."),
+    ("She bought 3 t - shirts.", "She bought 3 t-shirts."),
+    ("He walked home - slowly.", "He walked home, slowly."),
+    ("The 5 - 3 = 2 rule.", "The 5 minus 3 equals 2 rule."),
+    ("Gas costs $0.40 cents per mile.", "Gas costs 40 cents per mile."),  # GSM8K train 2460
+])
+def test_a_dash_is_minus_only_between_numbers_and_a_unit_is_said_once(written, spoken):
+    assert verbalize(written) == spoken
