@@ -62,6 +62,9 @@ def _assembled(record: dict, config: BuildConfig, rate: int, asker: Voice, assis
     response_clip, times = join_sentences(samples[1:], rate, config.response_sampling_rate,
                                           config.sentence_pause_ms, config.loudness_dbfs, config.audio_format)
     response = _checked(response_clip, spoken, f"{record['id']}-response.{config.audio_format}", config)
+    if response_clip.duration > config.max_response_seconds:  # stage 2 planned it from a word count
+        raise Reject(STAGE, "response_too_long", f"{response_clip.duration:.1f} s of response audio "
+                     f"(limit {config.max_response_seconds:g} s)")
     spoken_record = {
         **record,
         "question_audio": question,

@@ -1,5 +1,6 @@
 import io
 import wave
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -98,3 +99,10 @@ def _voice():
     from pipeline.tts.espeak import Voice
 
     return Voice("en-us")
+
+
+def test_a_response_longer_than_its_limit_in_audio_is_a_reject(config, engine):
+    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    with pytest.raises(Reject) as caught:
+        speak(record, replace(config, max_response_seconds=0.5), engine)
+    assert caught.value.reason == "response_too_long"
