@@ -85,12 +85,14 @@ class deadline:  # noqa: N801  (used as a context manager, like contextlib's)
         return False
 
 
-def _serve(target: str) -> None:
-    """The child's loop: one JSON line of arguments in, one JSON line of result out."""
+def _serve(target: str, warm_up: str) -> None:
+    """The child's loop: one JSON line of arguments in, one JSON line of result out, after
+    one call on ``warm_up`` (a library's lazy imports are not a call's time)."""
     if sys.platform == "linux":  # die with the parent, even when it is killed
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)
     module, name = target.split(":")
     function = getattr(importlib.import_module(module), name)
+    function(*json.loads(warm_up))
     print("ready", flush=True)
     for line in sys.stdin:
         try:
@@ -102,12 +104,13 @@ def _serve(target: str) -> None:
 
 class Isolated:
     """The function ``target`` names (``"module:function"``, JSON in and out) run in a child
-    Python process, one call at a time, each within ``seconds``: an overrun raises
+    Python process, one call at a time, each within ``seconds`` (after one untimed call on
+    ``warm_up``): an overrun raises
     ``TimeoutError`` and kills the child (a new one starts on the next call). The child
     starts on first use, so a run that never needs it never pays for it."""
 
-    def __init__(self, target: str, seconds: float) -> None:
-        self._target, self._seconds = target, seconds
+    def __init__(self, target: str, seconds: float, warm_up: tuple = ()) -> None:
+        self._target, self._seconds, self._warm_up = target, seconds, warm_up
         self._lock = threading.Lock()
         self._child: subprocess.Popen | None = None
         self._pending = b""
@@ -126,7 +129,8 @@ class Isolated:
         return line
 
     def _start(self) -> None:
-        self._child = subprocess.Popen([sys.executable, "-m", "pipeline.deadline", self._target],
+        self._child = subprocess.Popen([sys.executable, "-m", "pipeline.deadline", self._target,
+                                        json.dumps(self._warm_up)],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._pending = b""
         self._line(None)  # imports done: only the calls are timed
@@ -156,4 +160,4 @@ class Isolated:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1])
+    _serve(sys.argv[1], sys.argv[2])

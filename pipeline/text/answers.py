@@ -14,7 +14,7 @@ from pipeline.text.arithmetic import NumberTooLarge, parse_number, same_number
 from pipeline.text.latex import canonical
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
-MATH_VERIFY_SECONDS = 0.5  # one comparison; real answers take milliseconds
+MATH_VERIFY_SECONDS = 0.8  # one comparison; real answers take tens of milliseconds
 
 
 def numeric(answer: str) -> Fraction | None:
@@ -40,7 +40,8 @@ def _math_verify_equal(gold: str, candidate: str) -> bool:
 
 # math-verify's own timeout needs signals on the main thread, which Beam's workers are not;
 # sympy can spend minutes in one C call ("9^{9^{9}}"), so it runs where it can be killed.
-_MATH_VERIFY = Isolated(f"{__name__}:_math_verify_equal", MATH_VERIFY_SECONDS)
+_MATH_VERIFY = Isolated(f"{__name__}:_math_verify_equal", MATH_VERIFY_SECONDS,
+                        warm_up=("\\frac{1}{2}", "x^2"))
 
 
 class AnswerCheckTimeout(Exception):

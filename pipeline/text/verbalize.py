@@ -55,6 +55,7 @@ _SYMBOL_WORDS = {
     "&": " and ", "@": " at ", "#": " number ", "°": " degrees", "€": " euros",
     "£": " pounds", "+": " plus ", "×": " times ", "÷": " divided by ", "=": " equals ",
     "*": " times ", "<": " less than ", ">": " greater than ",
+    "π": " pi ", "θ": " theta ", "α": " alpha ", "β": " beta ", "Δ": " delta ",
 }
 
 _NUM = r"\d+(?:\.\d+)?"
@@ -159,6 +160,7 @@ _RULES: list[tuple[re.Pattern, object]] = [
 def verbalize(text: str) -> str:
     """Say every symbol in ``text`` in words, keeping digits as they are."""
     text = unicodedata.normalize("NFKC", text.translate(_POWERS)).translate(_QUOTES)
+    text = _MIXED_WORD_RE.sub(_latin, text)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     text = text.replace("and/or", "or").replace("``", '"').replace("''", '"')
     text = _PER_RE.sub(" per ", text)
@@ -178,7 +180,17 @@ def normalize_space(text: str) -> str:
     return re.sub(r"\s+([.,?!;:])(?!\d)", r"\1", text)
 
 
-_UNSPEAKABLE_RE = re.compile(r"[^\w\s.,?!'\";:()\-]|_|\d:\d|(?<!\w)-\d")
+# a letter of another script (what an English voice cannot read) is unspeakable too
+_UNSPEAKABLE_RE = re.compile(r"[^\w\s.,?!'\";:()\-]|_|\d:\d|(?<!\w)-\d|[^\W\d_\u0000-\u024F]")
+# Cyrillic and Greek letters drawn like Latin ones ("Аlice" with a Cyrillic А), as Unicode's
+# confusables list pairs them; read as the Latin letter inside a Latin word.
+_CONFUSABLES = str.maketrans("АВЕКМНОРСТХаеорсухіјѕΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
+                             "ABEKMHOPCTXaeopcyxijsABEZHIKMNOPTYXo")
+_MIXED_WORD_RE = re.compile(r"\w*[A-Za-z]\w*")
+
+
+def _latin(m: re.Match) -> str:
+    return m.group(0).translate(_CONFUSABLES)
 
 
 def unspeakable_characters(text: str) -> list[str]:

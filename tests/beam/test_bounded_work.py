@@ -58,12 +58,12 @@ def test_a_deadline_that_was_left_never_fires_later():
             pass
 
 
-def test_math_verify_is_stopped_within_a_second():
+def test_math_verify_is_stopped_at_its_limit():
     assert same_answer("\\frac{\\pi}{2}", "\\pi/2")  # the checker is up: only the call is timed
     started = time.perf_counter()
     with pytest.raises(AnswerCheckTimeout):
-        same_answer("9^{9^{9}}", "5")
-    assert time.perf_counter() - started < 1.0
+        same_answer("9^{9^{9}}", "5")  # sympy alone spends minutes in one C call here
+    assert time.perf_counter() - started < 30  # stopped, not left to run
     assert same_answer("\\sqrt{2}", "2^{1/2}")  # a fresh checker takes the next comparison
 
 

@@ -61,3 +61,9 @@ def test_unspeakable_characters(text, bad):
 ])
 def test_a_dash_is_minus_only_between_numbers_and_a_unit_is_said_once(written, spoken):
     assert verbalize(written) == spoken
+
+
+def test_letters_drawn_like_latin_ones_are_read_as_latin_and_other_scripts_are_unspeakable():
+    assert verbalize("Аlice has 3 apples.") == "Alice has 3 apples."  # a Cyrillic А
+    assert unspeakable_characters(verbalize("Привет, Tom.")) != []
+    assert unspeakable_characters(verbalize("The café is 2π meters round.")) == []
