@@ -309,8 +309,21 @@ def split_prose(record: dict, config: BuildConfig) -> dict:
     return _checked(record, reasoning, response, config)
 
 
+_ANSWER_WORDS = frozenset({"the", "answer", "is", "so", "boxed", "final"})
+
+
+def works_something_out(record: dict) -> bool:
+    """Whether the solution holds more than its final answer (an answer-only source's
+    "solution" is the answer again: nothing for the rules to split)."""
+    said = set(plain_words(record["solution"].replace("####", " "))) - _ANSWER_WORDS
+    return len(said - set(plain_words(record["answer"]))) >= 2
+
+
 def split(record: dict, config: BuildConfig) -> dict:
     """Rules backend: line-by-line GSM8K solutions, or sentence-by-sentence prose."""
+    if not works_something_out(record):
+        raise Reject(STAGE, "no_solution", "the solution only states the answer; with --llm openai "
+                     "the split prompt writes the reasoning")
     if "####" in record["solution"]:
         return split_lines(record, config)
     return split_prose(record, config)

@@ -194,3 +194,12 @@ def test_a_reply_over_the_budget_is_a_reject(config):
 ])
 def test_the_answer_is_stated_with_its_sign(sentence, answer, states):
     assert states_answer(sentence, {"answer": answer, "source": "gsm8k"}) is states
+
+
+@pytest.mark.parametrize("solution", ["42", "#### 42", "The answer is 42.", "$\\boxed{42}$"])
+def test_an_answer_only_problem_is_no_solution_for_the_rules(config, solution):
+    record = rewrite(new_record("generic", "train", 0, "Tom has 40 apples and buys 2. How many now?",
+                                solution, "42"), config)
+    with pytest.raises(Reject) as caught:
+        split(record, config)
+    assert caught.value.reason == "no_solution"
