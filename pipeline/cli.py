@@ -22,7 +22,7 @@ from pipeline.beam.sink import write_json
 from pipeline.config import BuildConfig
 from pipeline.dataset.publish import check_writable, publish, start_staging
 from pipeline.dataset.summary import format_summary
-from pipeline.sources import GENERIC, KINDS, check_sources, parse_source
+from pipeline.sources import EQUATION, GENERIC, KINDS, check_sources, parse_source
 from pipeline.sources.contamination import load_index
 from pipeline.sources.records import generic_format
 from pipeline.tokenizers import load_tokenizer
@@ -48,7 +48,8 @@ def parser() -> argparse.ArgumentParser:
                          "Face dataset; options after '?': limit=N, weight=F, config=, split=. "
                          f"Default {DEFAULT_SOURCE}")
     ap.add_argument("--field", action="append", default=[], metavar="NAME=COLUMN",
-                    help="for generic sources: which column holds the question, solution, and "
+                    help="for generic and equation sources: which column holds the question, "
+                         "solution (for equation: the expression), and "
                          "optionally answer, type, level (e.g. --field question=prompt)")
     ap.add_argument("--decontaminate", nargs="+", default=[], metavar="FILE",
                     help="benchmark JSONL or Parquet files; a problem sharing --ngram words in a "
@@ -218,7 +219,8 @@ def run(argv: list[str] | None = None) -> dict:
     try:
         specs = [parse_source(source) for source in sources]
         mapping = dict(field.split("=", 1) for field in args.field if "=" in field)
-        generic = generic_format(mapping) if any(s.kind == GENERIC for s in specs) else None
+        generic = generic_format(mapping) if any(s.kind == GENERIC for s in specs) or (
+            mapping and any(s.kind == EQUATION for s in specs)) else None
     except ValueError as error:
         raise SystemExit(str(error)) from None
     if len(mapping) != len(args.field):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam.stage import ApplyStage
-from pipeline.sources import GENERIC, SourceSpec
+from pipeline.sources import EQUATION, GENERIC, SourceSpec
 from pipeline.sources.records import FORMATS, SourceFormat, generated_record, parse_line
 from pipeline.sources.rows import file_rows, json_rows
 
@@ -116,6 +117,8 @@ class ReadSource(beam.PTransform):
         super().__init__()
         self._spec, self._config, self._limit = spec, config, _limit(spec, limit)
         self._format = generic if spec.kind == GENERIC else FORMATS.get(spec.kind)
+        if spec.kind == EQUATION and generic:  # its columns named with --field
+            self._format = replace(generic, equation=True)
 
     def expand(self, pbegin):
         spec, seed = self._spec, self._config.seed

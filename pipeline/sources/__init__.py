@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from pipeline.sources.records import FORMATS
 
 GENERIC = "generic"
+EQUATION = "equation"  # a question and an arithmetic expression (SVAMP, MAWPS, ASDiv)
 HUB_PREFIX = "hub:"
 KINDS = ("generate", *FORMATS, GENERIC)
 

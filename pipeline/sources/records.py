@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass
 
 from pipeline.reject import Reject
+from pipeline.sources.equations import worked_solution
 from pipeline.sources.generator import generate_problem
 from pipeline.sources.rows import BINARY_MARKER
+from pipeline.text.arithmetic import NotArithmetic, parse_number
 
 STAGE = "source"
 
@@ -146,10 +148,19 @@ class SourceFormat:
     type: str = ""
     level: str = ""
     last_number: bool = False
+    equation: bool = False  # the solution is an expression to write out (``sources.equations``)
 
     def fields(self, row: dict, max_chars: int) -> tuple[str, str, str, dict]:
         problem = _text_field(row, self.problem, max_chars)
         solution = _text_field(row, self.solution, max_chars)
+        if self.equation:
+            solution, computed = worked_solution(problem, solution)
+            given = _answer_field(row, self.answer, max_chars) if self.answer else computed
+            if not _same_value(given, computed):
+                raise Reject(STAGE, "answer_mismatch",
+                             f"the equation gives {computed}, the answer is {given}")
+            return problem, solution, computed, {"type": _label_field(row, self.type),
+                                                 "level": _label_field(row, self.level)}
         answer = _answer_field(row, self.answer, max_chars) if self.answer else \
             final_answer(solution, self.last_number)
         if not answer:
@@ -159,11 +170,19 @@ class SourceFormat:
                                            "level": _label_field(row, self.level)}
 
 
+def _same_value(given: str, computed: str) -> bool:
+    try:
+        return parse_number(given) == parse_number(computed)
+    except (NotArithmetic, ValueError, ZeroDivisionError):
+        return given.strip() == computed
+
+
 FORMATS: dict[str, SourceFormat] = {
     "gsm8k": SourceFormat("question", "answer"),
     "math": SourceFormat("problem", "solution", type="type", level="level"),
     "orca": SourceFormat("question", "answer", last_number=True),
     "metamath": SourceFormat("query", "response", type="type"),
+    "equation": SourceFormat("question", "equation", answer="answer", equation=True),
 }
 FIELD_NAMES = ("question", "solution", "answer", "type", "level")
 

@@ -1,0 +1,51 @@
+"""Equation-only sources (SVAMP, MAWPS, ASDiv style) written out as worked, named steps."""
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.cli import run
+from pipeline.reject import Reject
+from pipeline.sources.equations import worked_solution
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "equation_problems.jsonl"
+
+
+def test_an_expression_becomes_one_named_step_per_operation():
+    question = ("A baker has 45 cookies and puts them equally in 9 boxes. He eats 2 cookies "
+                "from one box. How many cookies are left in that box?")
+    solution, answer = worked_solution(question, "( 45.0 / 9.0 ) - 2.0")
+    assert solution.splitlines() == ["Dividing 45 cookies by 9 boxes gives 45 / 9 = <<45/9=5>>5.",
+                                     "Taking 2 cookies from 5 gives 5 - 2 = <<5-2=3>>3.", "#### 3"]
+    assert answer == "3"
+
+
+@pytest.mark.parametrize(("expression", "reason"), [("( 45.0 / 0.0 )", "equation_unparseable"),
+                                                    ("45 +", "equation_unparseable"),
+                                                    ("__import__('os')", "equation_unparseable"),
+                                                    ("45.0", "no_solution")])
+def test_what_is_no_arithmetic_is_a_reject(expression, reason):
+    with pytest.raises(Reject) as caught:
+        worked_solution("Tom has 45 apples.", expression)
+    assert caught.value.reason == reason
+
+
+def test_the_built_in_equation_problems_pass_with_named_steps(tmp_path):
+    rows = [json.loads(line) for line in EXAMPLES.read_text().splitlines()]
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(json.dumps({**rows[0], "answer": "4"}) + "\n")
+    summary = run(["--source", f"equation:{EXAMPLES}", "--source", f"equation:{wrong}",
+                   "--output", str(tmp_path / "out"), "--no_progress"])
+    assert summary["inputs"] == len(rows) + 1 == summary["outputs"] + summary["rejects"]
+    assert summary["outputs"] >= 0.95 * len(rows)
+    assert summary["rejects_by_reason"].get("source/answer_mismatch") == 1
+    table = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")),
+                          columns=["problem", "reasoning"]).to_pylist()
+    for row in table:
+        named = {" ".join(pair) for pair in re.findall(r"(\d+) ([a-z]+)", row["problem"])}
+        # every step names a quantity of the question ("45 cookies"), as the question writes it
+        assert all(any(name in step for name in named) for step in row["reasoning"]), row
+        assert not any(".0" in step for step in row["reasoning"])
