@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 import prompts
 from pipeline.config import BuildConfig
@@ -166,9 +167,18 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
 def _costs(texts: list[str], config: BuildConfig) -> list[tuple[int, float]]:
     """(tokens, seconds) of each response sentence as stage 3 lays it out (the first
     without the separator) and as it is spoken at ``config.speaking_rate``."""
-    tokenizer = load_tokenizer(config.tokenizer)
-    return [(len(tokenizer.encode((RESPONSE_SEPARATOR if i else "") + text)),
-             spoken_word_count(text) / config.speaking_rate) for i, text in enumerate(texts)]
+    return [_cost(text, bool(i), config.tokenizer, config.speaking_rate) for i, text in enumerate(texts)]
+
+
+@lru_cache(maxsize=65536)
+def _cost(text: str, separated: bool, tokenizer: str, speaking_rate: float) -> tuple[int, float]:
+    tokens = len(load_tokenizer(tokenizer).encode((RESPONSE_SEPARATOR if separated else "") + text))
+    return tokens, spoken_word_count(text) / speaking_rate
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str, tokenizer: str) -> int:
+    return len(load_tokenizer(tokenizer).encode(text))
 
 
 def response_budget(reasoning: list[str], response: list[dict], config: BuildConfig) -> tuple[float, float]:
@@ -176,7 +186,7 @@ def response_budget(reasoning: list[str], response: list[dict], config: BuildCon
     and ``max_response_ratio`` of the reasoning's tokens, or the answer alone when that is
     longer, but never more than the reasoning itself unless opener and answer need it;
     at most ``max_response_seconds``."""
-    reasoning_tokens = len(load_tokenizer(config.tokenizer).encode(REASONING_SEPARATOR.join(reasoning)))
+    reasoning_tokens = _tokens(REASONING_SEPARATOR.join(reasoning), config.tokenizer)
     (opener_tokens, _), (answer_tokens, _) = _costs([response[0]["text"], response[-1]["text"]], config)
     if response[0]["after_step"] or len(response) == 1:
         opener_tokens = 0  # no opener
@@ -190,7 +200,7 @@ def _over_budget(reasoning: list[str], response: list[dict], config: BuildConfig
     reasoning itself."""
     tokens_allowed, seconds_allowed = response_budget(reasoning, response, config)
     if longest:
-        tokens_allowed = len(load_tokenizer(config.tokenizer).encode(REASONING_SEPARATOR.join(reasoning)))
+        tokens_allowed = _tokens(REASONING_SEPARATOR.join(reasoning), config.tokenizer)
     costs = _costs([s["text"] for s in response], config)
     tokens, seconds = sum(t for t, _ in costs), sum(s for _, s in costs)
     if tokens > tokens_allowed or seconds > seconds_allowed:

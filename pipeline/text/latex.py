@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from functools import lru_cache
 
 from pylatexenc.latexwalker import (
     LatexCharsNode,
@@ -376,12 +377,14 @@ def say(text: str, latex: bool | None = None) -> str:
     return verbalize(latex_to_words(text) if latex else text)
 
 
-def spoken_values(text: str) -> set:
+@lru_cache(maxsize=65536)
+def spoken_values(text: str) -> frozenset:
     """The values a text holds as written and, for LaTeX, as it is said (``\\frac{3}{5}``
     is said "three fifths"): the one reading that both drift checks, per step in stage 2
-    and per token in stage 3, give a step, so they never disagree."""
+    and per token in stage 3, give a step, so they never disagree. Cached: both stages and
+    the response budget read the same steps."""
     values = quantity_values(text)
     if looks_like_latex(text):
         with contextlib.suppress(Unsayable):
             values |= quantity_values(say(text))
-    return values
+    return frozenset(values)

@@ -11,6 +11,7 @@ import calendar
 import re
 import unicodedata
 from decimal import Decimal
+from functools import lru_cache
 
 from num2words import num2words
 
@@ -210,13 +211,12 @@ def plain_words(text: str) -> list[str]:
 def spoken_word_count(text: str) -> int:
     """How many words ``text`` takes to say: a number counts as the words it is read with
     ("1963" is four), so a response heavy with numbers is not taken for a short one."""
-    count = 0
-    for word in plain_words(text):
-        if not word[0].isdigit():
-            count += 1
-            continue
-        try:
-            count += len(num2words(Decimal(word.replace(",", ""))).replace("-", " ").split())
-        except (ArithmeticError, ValueError, OverflowError):
-            count += max(1, len(word) // 2)
-    return count
+    return sum(_said_length(word) if word[0].isdigit() else 1 for word in plain_words(text))
+
+
+@lru_cache(maxsize=65536)
+def _said_length(number: str) -> int:
+    try:
+        return len(num2words(Decimal(number)).replace("-", " ").split())
+    except (ArithmeticError, ValueError, OverflowError):
+        return max(1, len(number) // 2)
