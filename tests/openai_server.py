@@ -32,6 +32,7 @@ from pipeline.reject import Reject
 from pipeline.sources.records import new_record
 from pipeline.stages.split import split
 from pipeline.text.verbalize import verbalize
+from pipeline.tokenizers import load_tokenizer
 from pipeline.tts.espeak import EspeakEngine
 from pipeline.tts.voice import Voice
 
@@ -72,6 +73,7 @@ class OpenAIServer(ThreadingHTTPServer):
                  fault_rate: float = 0.0, hang_seconds: float = 0.0, port: int = 0,
                  speech_latency: float = 0.0) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        load_tokenizer(BuildConfig().tokenizer)  # the rules it answers with count tokens
         self.faults = faults or {}
         self.latency, self.fault_rate, self.hang_seconds = latency, fault_rate, hang_seconds
         self.requests = Counter()

@@ -450,6 +450,9 @@ async def judge(record: dict, client: LLMClient) -> dict:
 
 
 def make(config: BuildConfig):
+    """Load the tokenizer the response budget counts with once per worker (not on the
+    first reply, while a stage's requests wait on its loop)."""
+    load_tokenizer(config.tokenizer)
     if "openai" not in (config.llm, config.judge):
         return lambda record: split(record, config)
     client = client_for(config)
