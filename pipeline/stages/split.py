@@ -212,8 +212,8 @@ def _over_budget(reasoning: list[str], response: list[dict], config: BuildConfig
 def within_budget(record: dict, reasoning: list[str], response: list[dict],
                   config: BuildConfig) -> list[dict]:
     """A short spoken summary: the opener, the answer, and of the sentences between them
-    those that fit the budget, the ones saying a result the step derives first, shorter
-    ones before longer, kept in order."""
+    those that fit the budget, the ones saying a result the step derives first, earlier
+    ones before later (so speech starts early), kept in order."""
     tokens_allowed, seconds_allowed = response_budget(reasoning, response, config)
     if _over_budget(reasoning, [response[0], response[-1]], config):
         # the last step said in full is too long: the answer is said on its own instead
