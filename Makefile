@@ -19,7 +19,8 @@ WORKERS ?= 50
 FLINK_MASTER ?= localhost:8081
 
 TRAIN_OUT ?= build/train
-STEPS ?= 300
+RECIPE ?= training/recipes/small.yaml
+STAGES ?= 1-5
 
 .PHONY: venv dataset train report test test-slow lint bench bench-memory image dataflow flink clean
 
@@ -56,7 +57,7 @@ flink: venv
 		--shard_bytes 500MB $(if $(LIMIT),--limit $(LIMIT)) $(ARGS)
 
 train: venv
-	$(BIN)/python -m training --data $(OUT) --out $(TRAIN_OUT) --steps $(STEPS)
+	$(BIN)/python -m training --data $(OUT) --out $(TRAIN_OUT) --recipe $(RECIPE) --stages $(STAGES) $(ARGS)
 
 report: venv
 	$(BIN)/python -m eval --data $(OUT) --out $(OUT)/report
@@ -72,6 +73,8 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+	test -d $(OUT)/data || $(MAKE) dataset
+	$(BIN)/python -m benchmarks.trainer $(OUT)
 
 bench-memory: venv
 	$(BIN)/python -m benchmarks.memory

@@ -18,7 +18,8 @@ def test_installed_wheel_runs_a_pipeline_outside_the_source_tree(tmp_path):
                     str(target), str(wheel)], check=True, cwd=tmp_path)
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
-        [sys.executable, "-c", "import pipeline, prompts, schemas; "
+        [sys.executable, "-c", "import pipeline, prompts, schemas; from training.train import RECIPES; "
+         "assert (RECIPES / 'small.yaml').exists(); "
          "print(pipeline.__file__, prompts.load('split').sha256, len(schemas.load('fields')))"],
         capture_output=True, text=True, check=True, cwd=tmp_path, env=env).stdout
     assert where.startswith(str(target))

@@ -1,102 +1,316 @@
-"""Stream training sequences from Parquet shards.
+"""Training examples from the pipeline's Parquet shards, streamed in batches.
 
-A sequence is the spoken question's tokens followed by the interleaved response and
-reasoning tokens; the loss covers the interleaved part only (pads and EOS included: the
-model must learn when to wait). A row can be re-interleaved for another ratio or
-tokenizer with the pipeline's own interleaver.
+A sequence is a question (its tokens, or its audio heard through the adapter), an
+explicit ``<|question_end|>`` marker, a task marker saying what follows, then the target:
+the question's transcript (stage 1), the worked solution (stage 2) or the response and
+reasoning in one of three layouts made by the pipeline's own interleaver (stages 3-5).
+Rows are read with pyarrow batch by batch through a seeded shuffle buffer, so the whole
+dataset is never in memory and a resumed run sees exactly the batches it would have.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import torch
+from torch.nn import functional as F
 
-from pipeline.stages.interleave import interleave
+from pipeline.stages.interleave import EOS, REASONING, RESPONSE, STREAM_NAMES, arrange
+from pipeline.tokenizers import load_tokenizer
+from training.audio import MelConfig
 
-COLUMNS = ["id", "question", "problem", "reasoning", "response", "checks", "question_ids",
-           "interleaved_ids", "p", "q", "tokenizer"]
-
-
-@dataclass(frozen=True)
-class Example:
-    ids: list[int]
-    loss_mask: list[int]
+TEXT = len(STREAM_NAMES)  # the label of a target token outside an interleaved stream
+WEIGHT_NAMES = (*STREAM_NAMES, "text")
+MARKERS = ("<|question_end|>", "<|transcript|>", "<|solution|>", "<|answer|>")
+TEXT_COLUMNS = ["id", "question_ids", "reasoning", "response", "tokenizer", "p", "q"]
+LIGHT_COLUMNS = ["id", "question_ids", "interleaved_ids"]
 
 
 def shard_files(data_dir: str | Path) -> list[str]:
-    files = sorted(str(p) for p in Path(data_dir).glob("data/train-*.parquet"))
+    files = sorted(str(p) for p in Path(data_dir).glob("data/*.parquet"))
     if not files:
-        raise FileNotFoundError(f"no data/train-*.parquet shards under {data_dir}")
+        raise FileNotFoundError(f"no data/*.parquet shards under {data_dir}")
     return files
 
 
-def iter_rows(data_dir: str | Path, batch_size: int = 256) -> Iterator[dict]:
-    """Rows of every shard, read in batches (never the whole dataset in memory)."""
-    dataset = ds.dataset(shard_files(data_dir), format="parquet")
-    for batch in dataset.to_batches(columns=COLUMNS, batch_size=batch_size):
+def is_holdout(record_id: str, fraction: float) -> bool:
+    """A fixed share of records, chosen by id, never seen in training."""
+    return int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) / 2**32 < fraction
+
+
+def read_rows(files: list[str], columns: list[str], batch_rows: int = 256) -> Iterator[dict]:
+    for batch in ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=batch_rows):
         yield from batch.to_pylist()
 
 
-def to_example(row: dict, p: int | None = None, q: int | None = None,
-               tokenizer: str | None = None) -> Example:
-    """Question ids then interleaved ids; re-interleaved when p, q or tokenizer differ."""
-    if (p, q, tokenizer) != (None, None, None):
-        row = interleave(row, tokenizer or row["tokenizer"], p or row["p"],
-                         q or row["q"], 50.0)
-    question, interleaved = row["question_ids"], row["interleaved_ids"]
-    return Example(question + interleaved, [0] * len(question) + [1] * len(interleaved))
-
-
 class Vocab:
-    """Dense ids for the token ids a dataset uses, so a model trained from scratch needs an
-    embedding table of the data's size, not the tokenizer's 151,936 rows."""
+    """Dense ids for a from-scratch model: 0 pads a batch, 1 is unknown, then the markers,
+    then every token id the dataset uses, so the embedding table has the data's size, not
+    the tokenizer's 151,936 rows. ``identity`` keeps a pretrained model's own ids and puts
+    the markers after them."""
 
-    UNKNOWN = 0
+    PAD, UNKNOWN = 0, 1
 
-    def __init__(self, token_ids: list[int]) -> None:
+    def __init__(self, token_ids: list[int], identity_size: int = 0) -> None:
+        self.identity_size = identity_size
         self.token_ids = sorted(set(token_ids))
-        self._index = {t: i + 1 for i, t in enumerate(self.token_ids)}
+        if identity_size:
+            self.markers = {m: identity_size + i for i, m in enumerate(MARKERS)}
+            self._index = None
+        else:
+            self.markers = {m: 2 + i for i, m in enumerate(MARKERS)}
+            self._index = {t: i + 2 + len(MARKERS) for i, t in enumerate(self.token_ids)}
+            self._tokens = {i: t for t, i in self._index.items()}
 
     def __len__(self) -> int:
-        return len(self.token_ids) + 1
+        if self.identity_size:
+            return self.identity_size + len(MARKERS)
+        return 2 + len(MARKERS) + len(self.token_ids)
 
     def encode(self, ids: list[int]) -> list[int]:
+        if self._index is None:
+            return list(ids)
         return [self._index.get(i, self.UNKNOWN) for i in ids]
 
     def decode(self, dense: list[int]) -> list[int]:
-        return [self.token_ids[i - 1] for i in dense if i > 0]
+        """Token ids back, markers and unknowns left out."""
+        if self._index is None:
+            return [i for i in dense if i < self.identity_size]
+        return [self._tokens[i] for i in dense if i in self._tokens]
+
+    def special_rows(self, tokenizer_name: str) -> list[int]:
+        """Dense ids of the markers and of the tokenizer's pads and EOS: the rows stage 1 trains."""
+        special = load_tokenizer(tokenizer_name).special
+        tokens = [special.response_pad, special.reasoning_pad, special.eos]
+        return [*self.markers.values(), *self.encode(tokens)]
+
+    def to_json(self) -> dict:
+        return {"token_ids": self.token_ids, "identity_size": self.identity_size}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Vocab:
+        return cls(data["token_ids"], data["identity_size"])
+
+    @classmethod
+    def scan(cls, files: list[str]) -> Vocab:
+        """Every token id of the dataset, read a batch at a time."""
+        seen: set[int] = set()
+        for row in read_rows(files, LIGHT_COLUMNS):
+            seen.update(row["question_ids"])
+            seen.update(row["interleaved_ids"])
+        return cls(sorted(seen))
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.token_ids))
-
-    @classmethod
-    def load(cls, path: Path) -> Vocab:
-        return cls(json.loads(path.read_text()))
-
-    @classmethod
-    def scan(cls, examples: list[Example]) -> Vocab:
-        return cls([t for e in examples for t in e.ids])
+        path.write_text(json.dumps(self.to_json()))
 
 
-def batches(examples: list[Example], vocab: Vocab, batch_size: int, block: int,
-            generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Endless (inputs, targets) batches; targets are -100 where the loss is masked."""
+@dataclass
+class Example:
+    """One sequence: optional question audio, then token ids (dense) with per-token stream
+    labels; ``first_target`` is where the predicted part starts."""
+
+    row_id: str
+    audio: dict | None
+    ids: list[int]
+    labels: list[int]
+    first_target: int
+    response_audio: dict | None = None
+    sentence_times: list[dict] = field(default_factory=list)
+    sentence_of_token: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a stage asks of a row: ``transcribe``, ``solve``, ``speak`` (a layout), or
+    ``talk`` (a layout, with the response audio as the Talker's target); and how the
+    question comes in: ``text``, ``audio`` or ``mixed`` (chosen per row, fixed by its id)."""
+
+    kind: str
+    question: str
+    layout: str = "tis"
+
+    @property
+    def needs(self) -> list[str]:
+        columns = list(TEXT_COLUMNS)
+        if self.question != "text" or self.kind == "transcribe":
+            columns.append("question_audio")
+        if self.kind == "talk":
+            columns += ["response_audio", "response_sentence_times"]
+        return columns
+
+
+def hears(task: Task, row_id: str) -> bool:
+    if task.kind == "transcribe" or task.question == "audio":
+        return True
+    return task.question == "mixed" and int(hashlib.sha256(row_id.encode()).hexdigest()[-1], 16) % 2 == 1
+
+
+def make_example(row: dict, task: Task, vocab: Vocab) -> Example:
+    """The sequence a row gives for a task (no audio decoded yet)."""
+    layout, response = arrange(row, row["tokenizer"], task.layout, row["p"], row["q"])
+    eos = layout.ids[-1]
+    audio = row.get("question_audio") if hears(task, row["id"]) else None
+    if hears(task, row["id"]) and not (audio and audio.get("bytes")):
+        raise ValueError(f"row {row['id']} has no question audio")
+    question = [] if audio is not None else row["question_ids"]
+    if task.kind == "transcribe":
+        marker, target = "<|transcript|>", [*row["question_ids"], eos]
+        labels = [TEXT] * len(row["question_ids"]) + [EOS]
+    elif task.kind == "solve":
+        target = [t for t, s in zip(layout.ids, layout.streams, strict=True) if s == REASONING] + [eos]
+        marker, labels = "<|solution|>", [TEXT] * (len(target) - 1) + [EOS]
+    else:
+        marker, target, labels = "<|answer|>", layout.ids, layout.streams
+    prefix = vocab.encode(question) + [vocab.markers["<|question_end|>"], vocab.markers[marker]]
+    example = Example(row["id"], audio, prefix + vocab.encode(target), [TEXT] * len(prefix) + list(labels),
+                      len(prefix))
+    if task.kind == "talk":
+        example.response_audio = row["response_audio"]
+        example.sentence_times = row["response_sentence_times"]
+        example.sentence_of_token = [i for i, piece in enumerate(response.pieces) for _ in piece]
+    return example
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor          # (B, T) dense ids; 0 at audio and padding positions
+    targets: torch.Tensor         # (B, T) the next token, -100 where nothing is predicted
+    weights: torch.Tensor         # (B, T) loss weight of each target
+    heard: torch.Tensor           # (B, T) True where the input is a question audio frame
+    features: torch.Tensor | None  # (B, F, n_mels) question log-mel, padded
+    frames: torch.Tensor | None    # (B,) real feature frames per row
+    speaking: torch.Tensor | None = None     # (B, T) input is a response token (Talker)
+    mel_targets: torch.Tensor | None = None  # (B, T, K, n_mels)
+    truncated: int = 0
+
+    def to(self, device: str) -> Batch:
+        moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(self).items()}
+        return Batch(**moved)
+
+
+def _token_frames(mel: torch.Tensor, example: Example, frames_per_token: int, seconds: float) -> torch.Tensor:
+    """K mel frames for each response token: each sentence's span of the response audio,
+    shared evenly among its tokens."""
+    per_sentence: dict[int, int] = {}
+    for s in example.sentence_of_token:
+        per_sentence[s] = per_sentence.get(s, 0) + 1
+    seen: dict[int, int] = {}
+    out = []
+    for s in example.sentence_of_token:
+        j, n = seen.get(s, 0), per_sentence[s]
+        seen[s] = j + 1
+        times = example.sentence_times[min(s, len(example.sentence_times) - 1)]
+        span = times["end"] - times["start"]
+        first = int((times["start"] + span * j / n) / seconds)
+        last = max(first + 1, int((times["start"] + span * (j + 1) / n) / seconds))
+        piece = mel[min(first, len(mel) - 1):min(last, len(mel))]
+        out.append(F.interpolate(piece.T[None], size=frames_per_token, mode="linear")[0].T)
+    return torch.stack(out) if out else torch.zeros(0, frames_per_token, mel.shape[1])
+
+
+def collate(examples: list[Example], weights: dict[str, float], block: int, mel: MelConfig,
+            frames_per_token: int) -> Batch:
+    """Pad a list of examples into tensors; audio is decoded here, only for batches used."""
+    weight_of = torch.tensor([weights[name] for name in WEIGHT_NAMES])
+    features = [mel.features(e.audio) if e.audio is not None else None for e in examples]
+    slots = [0 if f is None else -(-len(f) // 8) for f in features]
+    lengths = [s + len(e.ids) - 1 for s, e in zip(slots, examples, strict=True)]
+    width = min(block, max(lengths))
+    batch = len(examples)
+    inputs = torch.zeros(batch, width, dtype=torch.long)
+    targets = torch.full((batch, width), -100, dtype=torch.long)
+    loss_weights = torch.zeros(batch, width)
+    heard = torch.zeros(batch, width, dtype=torch.bool)
+    talking = examples[0].response_audio is not None
+    speaking = torch.zeros(batch, width, dtype=torch.bool) if talking else None
+    mel_targets = torch.zeros(batch, width, frames_per_token, mel.n_mels) if talking else None
+    truncated = 0
+    for b, (example, slot) in enumerate(zip(examples, slots, strict=True)):
+        ids = torch.tensor(example.ids)
+        labels = torch.tensor(example.labels)
+        slot = min(slot, width)
+        keep = max(0, min(len(ids) - 1, width - slot))
+        truncated += keep < len(ids) - 1
+        heard[b, :slot] = True
+        inputs[b, slot:slot + keep] = ids[:keep]
+        predicted = torch.arange(1, keep + 1) >= example.first_target
+        targets[b, slot:slot + keep] = torch.where(predicted, ids[1:keep + 1], -100)
+        loss_weights[b, slot:slot + keep] = torch.where(predicted, weight_of[labels[1:keep + 1]], 0.0)
+        if talking:
+            response_at = torch.nonzero(labels[:keep] == RESPONSE).flatten()
+            frames = _token_frames(mel.features(example.response_audio), example, frames_per_token,
+                                   mel.frame_seconds)
+            speaking[b, slot + response_at] = True
+            mel_targets[b, slot + response_at] = frames[:len(response_at)]
+    padded = [f for f in features if f is not None]
+    if padded:
+        stacked = torch.zeros(batch, max(len(f) for f in padded), mel.n_mels)
+        for b, f in enumerate(features):
+            if f is not None:
+                stacked[b, :len(f)] = f
+        frames = torch.tensor([0 if f is None else len(f) for f in features])
+    else:
+        stacked = frames = None
+    return Batch(inputs, targets, loss_weights, heard, stacked, frames, speaking, mel_targets, truncated)
+
+
+class RowStream:
+    """Rows of the training (or held-out) share, in a seeded order per epoch: shard order
+    shuffled, then a shuffle buffer over rows. ``held_out`` rows come in file order."""
+
+    def __init__(self, files: list[str], columns: list[str], holdout: float, held_out: bool,
+                 seed: int, buffer: int = 256) -> None:
+        self.files, self.columns, self.holdout = files, columns, holdout
+        self.held_out, self.seed, self.buffer = held_out, seed, buffer
+
+    def _rows(self, files: list[str]) -> Iterator[dict]:
+        for row in read_rows(files, self.columns):
+            if is_holdout(row["id"], self.holdout) == self.held_out:
+                yield row
+
+    def epoch(self, number: int) -> Iterator[dict]:
+        if self.held_out:
+            yield from self._rows(self.files)
+            return
+        order = random.Random(f"{self.seed}:{number}")
+        files = list(self.files)
+        order.shuffle(files)
+        pool: list[dict] = []
+        for row in self._rows(files):
+            pool.append(row)
+            if len(pool) >= self.buffer:
+                yield pool.pop(order.randrange(len(pool)))
+        order.shuffle(pool)
+        yield from pool
+
+
+def example_batches(stream: RowStream, task: Task, vocab: Vocab, batch_size: int, epoch: int = 0,
+                    skip: int = 0, endless: bool = True) -> Iterator[tuple[int, int, list[Example], int]]:
+    """(epoch, batch index in it, examples, rows skipped as unusable), from a position:
+    ``skip`` batches of ``epoch`` are passed over without decoding any audio."""
     while True:
-        order = torch.randperm(len(examples), generator=generator).tolist()
-        for start in range(0, len(order) - batch_size + 1, batch_size):
-            chosen = [examples[i] for i in order[start:start + batch_size]]
-            inputs = torch.zeros(batch_size, block, dtype=torch.long)
-            targets = torch.full((batch_size, block), -100, dtype=torch.long)
-            for row, example in enumerate(chosen):
-                ids = vocab.encode(example.ids)[: block + 1]
-                mask = example.loss_mask[: block + 1]
-                length = len(ids) - 1
-                inputs[row, :length] = torch.tensor(ids[:-1])
-                targets[row, :length] = torch.tensor(
-                    [t if m else -100 for t, m in zip(ids[1:], mask[1:], strict=True)])
-            yield inputs, targets
+        chosen, index, unusable = [], 0, 0
+        for row in stream.epoch(epoch):
+            try:
+                chosen.append(make_example(row, task, vocab))
+            except ValueError:
+                unusable += 1
+                continue
+            if len(chosen) == batch_size:
+                if index >= skip:
+                    yield epoch, index, chosen, unusable
+                    unusable = 0
+                chosen, index = [], index + 1
+        if chosen and not endless and index >= skip:
+            yield epoch, index, chosen, unusable
+        if not endless:
+            return
+        if index == 0:
+            raise ValueError(f"fewer usable rows than one batch of {batch_size} for {task.kind}")
+        epoch, skip = epoch + 1, 0

@@ -1,149 +1,430 @@
-"""The training recipe: textual thinking-in-speaking (question -> interleaved stream).
+"""The five-stage recipe of a thinking-in-speaking model (Mini-Omni-Reasoner's, DESIGN.md §2).
 
-One recipe class with ``setup``, ``train`` and ``save_checkpoint`` (torchtune's shape);
-a rerun with the same ``--out`` resumes from the last checkpoint.
+1 ``alignment``: the audio adapter learns to hear (question audio -> its transcript), then
+  the special tokens learn their place (question text -> layout, only their rows train);
+2 ``math_pretraining``: the question as audio or as text -> the worked solution;
+3 ``textual_tis``: question text -> the layout (response and reasoning interleaved);
+4 ``acoustic_tis``: question audio -> the layout;
+5 ``talker``: the Talker learns the response audio from the frozen Thinker's states.
+
+One ``Recipe`` with ``setup``, ``train`` and ``save_checkpoint`` (torchtune's shape). A
+rerun with the same ``--out`` resumes exactly where the last checkpoint left off.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
+import contextlib
 import json
 import math
-from dataclasses import asdict, dataclass
+import signal
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
+from torch.nn import functional as F
 from tqdm import tqdm
 
-from training.data import Vocab, batches, iter_rows, to_example
-from training.model import ModelConfig, Thinker
+from training.audio import MelConfig
+from training.data import (
+    RowStream,
+    Task,
+    Vocab,
+    collate,
+    example_batches,
+    read_rows,
+    shard_files,
+)
+from training.model import (
+    AudioConfig,
+    HuggingFaceThinker,
+    SpeechModel,
+    TalkerConfig,
+    Thinker,
+    ThinkerConfig,
+)
+
+RECIPES = Path(__file__).parent / "recipes"
 
 
-@dataclass
-class TrainConfig:
-    data: str
-    out: str
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 3e-3
-    block: int = 384
-    layers: int = 2
-    heads: int = 4
-    width: int = 128
-    seed: int = 0
-    holdout: float = 0.1
-    eval_every: int = 50
-    device: str = "cuda" if torch.cuda.is_available() else "cpu"
-    p: int | None = None
-    q: int | None = None
-    tokenizer: str | None = None
+@dataclass(frozen=True)
+class Phase:
+    task: Task
+    trains: tuple[str, ...]
 
 
-def is_holdout(record_id: str, fraction: float) -> bool:
-    """A fixed share of records, chosen by id, never seen in training."""
-    return int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) / 2**32 < fraction
+@dataclass(frozen=True)
+class Stage:
+    number: int
+    name: str
+    phases: tuple[Phase, ...]
+
+
+def stages_for(layout: str) -> list[Stage]:
+    """The five stages, with what each trains (everything else is frozen)."""
+    return [
+        Stage(1, "alignment", (Phase(Task("transcribe", "audio", layout), ("audio_encoder", "adapter")),
+                               Phase(Task("speak", "text", layout), ("special_tokens",)))),
+        Stage(2, "math_pretraining", (Phase(Task("solve", "mixed", layout), ("thinker", "adapter")),)),
+        Stage(3, "textual_tis", (Phase(Task("speak", "text", layout), ("thinker",)),)),
+        Stage(4, "acoustic_tis", (Phase(Task("speak", "audio", layout), ("thinker", "adapter")),)),
+        Stage(5, "talker", (Phase(Task("talk", "text", layout), ("talker",)),)),
+    ]
+
+
+def parse_stages(text: str) -> list[int]:
+    """``1-5``, ``3``, ``3,4`` or ``2-3,5``."""
+    chosen: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        chosen.update(range(int(first), int(last or first) + 1))
+    if not chosen <= {1, 2, 3, 4, 5}:
+        raise ValueError(f"stages are 1 to 5, got {text!r}")
+    return sorted(chosen)
+
+
+def load_recipe(path: str | Path, overrides: list[str]) -> dict:
+    """A YAML recipe, with ``key.sub=value`` overrides (values read as YAML)."""
+    recipe = yaml.safe_load(Path(path).read_text())
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"an override is key=value, got {item!r}")
+        *parents, leaf = key.split(".")
+        node = recipe
+        for name in parents:
+            if not isinstance(node.get(name), dict):
+                raise ValueError(f"unknown recipe key {key!r}")
+            node = node[name]
+        if leaf not in node:
+            raise ValueError(f"unknown recipe key {key!r}")
+        node[leaf] = yaml.safe_load(value)
+    return recipe
+
+
+def pick_device(name: str) -> str:
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+def mel_config(recipe: dict) -> MelConfig:
+    audio = recipe["audio"]
+    return MelConfig(audio["sample_rate"], audio["n_fft"], audio["hop"], audio["n_mels"])
+
+
+def build_model(recipe: dict, vocab: Vocab) -> SpeechModel:
+    audio, talker = recipe["audio"], recipe["talker"]
+    if recipe["thinker"] == "scratch":
+        thinker = Thinker(ThinkerConfig(len(vocab), **recipe["model"]))
+    elif recipe["thinker"].startswith("hf:"):
+        thinker = HuggingFaceThinker(recipe["thinker"][3:], len(vocab), recipe["lora_rank"])
+    else:
+        raise ValueError(f"thinker is scratch or hf:PATH, got {recipe['thinker']!r}")
+    return SpeechModel(thinker, AudioConfig(audio["n_mels"], audio["encoder_width"], audio["encoder_layers"]),
+                       TalkerConfig(audio["n_mels"], talker["frames_per_token"], talker["width"],
+                                    talker["layers"]))
+
+
+def embed(model: SpeechModel, batch) -> torch.Tensor:
+    """Token embeddings, with the question's audio frames in the slots that hear it."""
+    x = model.thinker.embed(batch.inputs)
+    if batch.features is not None:
+        audio, _ = model.hear(batch.features, batch.frames)
+        placed = torch.zeros_like(x)
+        width = min(audio.shape[1], x.shape[1])
+        placed[:, :width] = audio[:, :width].to(x.dtype)
+        x = torch.where(batch.heard[..., None], placed, x)
+    return x
+
+
+def batch_loss(model: SpeechModel, batch, talking: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, its weight): weighted next-token loss, or the Talker's L1 on mel frames."""
+    hidden, logits, _ = model.thinker(embed(model, batch))
+    if talking:
+        predicted = model.talker(hidden.detach(), batch.speaking)
+        chosen = batch.speaking
+        error = (predicted[chosen].float() - batch.mel_targets[chosen]).abs().mean(dim=(1, 2))
+        return error.mean(), torch.tensor(float(chosen.sum()))
+    losses = F.cross_entropy(logits.float().flatten(0, 1), batch.targets.flatten(), ignore_index=-100,
+                             reduction="none")
+    weight = batch.weights.flatten()
+    total = weight.sum()
+    return (losses * weight).sum() / total.clamp(min=1e-9), total
 
 
 class Recipe:
-    def __init__(self, config: TrainConfig) -> None:
-        self.config = config
-        self.out = Path(config.out)
-        self.step = 0
+    def __init__(self, recipe: dict, data: str, out: str, stages: list[int]) -> None:
+        self.recipe, self.data, self.out = recipe, data, Path(out)
+        self.stage_numbers = stages
+        self.device = pick_device(recipe["device"])
+        self.stop_requested = False
+        self.truncated = 0
 
+    # ---- set-up -------------------------------------------------------------------------
     def setup(self) -> None:
-        cfg = self.config
-        torch.manual_seed(cfg.seed)
-        train, held = [], []
-        for row in iter_rows(cfg.data):
-            example = to_example(row, cfg.p, cfg.q, cfg.tokenizer)
-            (held if is_holdout(row["id"], cfg.holdout) else train).append(example)
-        if len(train) < cfg.batch_size:
-            raise ValueError(f"{len(train)} training rows, fewer than one batch of {cfg.batch_size}")
-        self.train_examples, self.holdout_examples = train, held
-        checkpoint = self.out / "checkpoint.pt"
-        self.vocab = (Vocab.load(self.out / "vocab.json") if checkpoint.exists()
-                      else Vocab.scan(train + held))
-        self.model_config = ModelConfig(len(self.vocab), cfg.block, cfg.layers, cfg.heads, cfg.width)
-        self.model = Thinker(self.model_config).to(cfg.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=0.01)
-        if checkpoint.exists():
-            state = torch.load(checkpoint, map_location=cfg.device)
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.step = state["step"]
-        self.generator = torch.Generator().manual_seed(cfg.seed + self.step)
+        recipe = self.recipe
+        torch.set_num_threads(recipe["threads"])
+        torch.manual_seed(recipe["seed"])
+        self.files = shard_files(self.data)
+        first = next(read_rows(self.files, ["tokenizer", "p", "q"]))
+        self.tokenizer, self.p, self.q = first["tokenizer"], first["p"], first["q"]
+        last = self.out / "last.pt"
+        state = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
+        if state is not None:
+            kept = {"device": recipe["device"], "threads": recipe["threads"]}
+            self.recipe = recipe = {**state["recipe"], **kept}
+            self.vocab = Vocab.from_json(state["vocab"])
+        elif recipe["thinker"].startswith("hf:") and HuggingFaceThinker.has_weights(recipe["thinker"][3:]):
+            from pipeline.tokenizers import load_tokenizer
 
-    def learning_rate(self) -> float:
-        """Linear warm-up, then cosine decay to a tenth."""
-        cfg = self.config
-        warmup = max(1, cfg.steps // 20)
-        if self.step < warmup:
-            return cfg.lr * (self.step + 1) / warmup
-        progress = (self.step - warmup) / max(1, cfg.steps - warmup)
-        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+            self.vocab = Vocab([], identity_size=load_tokenizer(self.tokenizer).special.eos + 1)
+        else:
+            self.vocab = Vocab.scan(self.files)
+        self.mel = mel_config(recipe)
+        self.model = build_model(recipe, self.vocab).to(self.device)
+        self.stages = [s for s in stages_for(recipe["layout"]) if s.number in self.stage_numbers]
+        self.position = {"stage": self.stages[0].number if self.stages else 0, "phase": 0, "step": 0,
+                         "global_step": 0, "epoch": 0, "batch": 0}
+        self.done: list[int] = []
+        self.best: dict[str, float] = {}
+        self.optimizer_state = None
+        if state is not None:
+            self.model.load_state_dict(state["model"])
+            self.position, self.done, self.best = state["position"], state["done"], state["best"]
+            self.optimizer_state = state["optimizer"]
+            torch.set_rng_state(state["rng"])
+        self._truncate_log()
+
+    def _truncate_log(self) -> None:
+        """The loss log holds exactly the steps up to the checkpoint resumed from."""
+        log = self.out / "losses.jsonl"
+        if not log.exists():
+            return
+        kept = [line for line in log.read_text().splitlines()
+                if line and json.loads(line)["step"] <= self.position["global_step"]]
+        log.write_text("".join(line + "\n" for line in kept))
+
+    # ---- one phase -----------------------------------------------------------------------
+    def _freeze(self, trains: tuple[str, ...]) -> tuple[list, list[int] | None]:
+        """Trainable parameters of a phase; ``special_tokens`` trains only the rows of the
+        markers, pads and EOS in the Thinker's token tables."""
+        self.model.requires_grad_(False)
+        params: list = []
+        for name in trains:
+            if name == "special_tokens":
+                continue
+            module = getattr(self.model, name)
+            module.requires_grad_(True)
+            params += [p for p in module.parameters() if p.requires_grad]
+        rows = None
+        if "special_tokens" in trains:
+            rows = self.vocab.special_rows(self.tokenizer)
+            for table in self.model.thinker.token_tables():
+                table.requires_grad_(True)
+                params.append(table)
+        return params, rows
+
+    def _schedule(self, step: int, steps: int, lr: float) -> float:
+        """Linear warm-up over a twentieth, then cosine decay to a tenth."""
+        warmup = max(1, steps // 20)
+        if step < warmup:
+            return lr * (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+    def _autocast(self):
+        if self.device.startswith("cuda"):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _collate(self, examples):
+        data = self.recipe["data"]
+        batch = collate(examples, self.recipe["loss_weights"], data["block"], self.mel,
+                        self.recipe["talker"]["frames_per_token"])
+        return batch
 
     @torch.no_grad()
-    def holdout_loss(self) -> float | None:
-        if not self.holdout_examples:
-            return None
+    def holdout_loss(self, stage: Stage) -> float | None:
+        """Mean loss over the whole held-out share, for each of the stage's tasks."""
         self.model.eval()
-        stream = batches(self.holdout_examples, self.vocab, min(len(self.holdout_examples), 16),
-                         self.config.block, torch.Generator().manual_seed(0))
-        inputs, targets = next(stream)
-        _, loss = self.model(inputs.to(self.config.device), targets.to(self.config.device))
+        data = self.recipe["data"]
+        means = []
+        for phase in stage.phases:
+            stream = RowStream(self.files, phase.task.needs, data["holdout"], True, self.recipe["seed"])
+            total = weight = 0.0
+            for _, _, examples, _ in example_batches(stream, phase.task, self.vocab, data["batch_size"],
+                                                     endless=False):
+                with self._autocast():
+                    loss, w = batch_loss(self.model, self._collate(examples).to(self.device),
+                                         phase.task.kind == "talk")
+                total += loss.item() * float(w)
+                weight += float(w)
+            if weight:
+                means.append(total / weight)
         self.model.train()
-        return round(loss.item(), 5)
+        return round(sum(means) / len(means), 5) if means else None
 
+    def run_phase(self, stage: Stage, index: int, steps: int, log) -> None:
+        phase, data, lr = stage.phases[index], self.recipe["data"], self.recipe["stages"][stage.name]["lr"]
+        params, rows = self._freeze(phase.trains)
+        special_only = rows is not None
+        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0 if special_only else 0.01)
+        if self.optimizer_state is not None:
+            optimizer.load_state_dict(self.optimizer_state)
+            self.optimizer_state = None
+        row_mask = None
+        if special_only:
+            row_mask = torch.zeros(self.model.thinker.token_tables()[0].shape[0], 1, dtype=torch.bool,
+                                   device=self.device)
+            row_mask[rows] = True
+        self.optimizer = optimizer
+        position = self.position
+        stream = RowStream(self.files, phase.task.needs, data["holdout"], False, self.recipe["seed"],
+                           data["shuffle_buffer"])
+        batches = example_batches(stream, phase.task, self.vocab, data["batch_size"], position["epoch"],
+                                  position["batch"])
+        self.model.train()
+        bar = tqdm(total=steps, initial=position["step"], desc=f"{stage.number} {stage.name}", leave=True)
+        while position["step"] < steps:
+            epoch, number, examples, _ = next(batches)
+            batch = self._collate(examples).to(self.device)
+            self.truncated += batch.truncated
+            for group in optimizer.param_groups:
+                group["lr"] = self._schedule(position["step"], steps, lr)
+            with self._autocast():
+                loss, _ = batch_loss(self.model, batch, phase.task.kind == "talk")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if row_mask is not None:
+                for table in self.model.thinker.token_tables():
+                    if table.grad is not None:
+                        table.grad.mul_(row_mask)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            position.update(step=position["step"] + 1, global_step=position["global_step"] + 1,
+                            epoch=epoch, batch=number + 1)
+            entry = {"step": position["global_step"], "stage": stage.name, "phase": index,
+                     "loss": round(loss.item(), 5)}
+            finished = position["step"] == steps
+            if position["step"] % self.recipe["eval_every"] == 0 or finished:
+                entry["holdout_loss"] = self.holdout_loss(stage)
+                held = entry["holdout_loss"]
+                if held is not None and held < self.best.get(stage.name, math.inf):
+                    self.best[stage.name] = held
+                    self.save_checkpoint(f"best-{stage.name}.pt")
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            bar.set_postfix(loss=entry["loss"])
+            bar.update(1)
+            if position["step"] % self.recipe["checkpoint_every"] == 0 or finished or self.stop_requested:
+                self.save_checkpoint()
+            if self.stop_requested:
+                bar.close()
+                print(f"stopped: checkpoint at step {position['global_step']} in {self.out / 'last.pt'}; "
+                      "run the same command again to resume", file=sys.stderr)
+                raise SystemExit(143)
+        bar.close()
+
+    # ---- the whole recipe ----------------------------------------------------------------
     def train(self) -> list[dict]:
-        cfg = self.config
         self.out.mkdir(parents=True, exist_ok=True)
-        log = []
-        stream = batches(self.train_examples, self.vocab, cfg.batch_size, cfg.block, self.generator)
-        self.model.train()
-        with tqdm(total=cfg.steps, initial=self.step, desc="train") as progress, \
-                (self.out / "losses.jsonl").open("a") as losses:
-            while self.step < cfg.steps:
-                inputs, targets = next(stream)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.learning_rate()
-                _, loss = self.model(inputs.to(cfg.device), targets.to(cfg.device))
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-                self.optimizer.step()
-                self.step += 1
-                entry = {"step": self.step, "loss": round(loss.item(), 5)}
-                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                    entry["holdout_loss"] = self.holdout_loss()
+        previous = signal.signal(signal.SIGTERM, self._request_stop)
+        try:
+            with (self.out / "losses.jsonl").open("a") as log:
+                for stage in self.stages:
+                    if stage.number in self.done:
+                        continue
+                    if self.position["stage"] != stage.number:
+                        self.position.update(stage=stage.number, phase=0, step=0, epoch=0, batch=0)
+                    steps = self.recipe["stages"][stage.name]["steps"]
+                    shares = [steps // len(stage.phases) + (i < steps % len(stage.phases))
+                              for i in range(len(stage.phases))]
+                    for index in range(self.position["phase"], len(stage.phases)):
+                        if index != self.position["phase"]:
+                            self.position.update(phase=index, step=0, epoch=0, batch=0)
+                        self.run_phase(stage, index, shares[index], log)
+                        self.position.update(phase=index + 1, step=0, epoch=0, batch=0)
+                    self.done.append(stage.number)
                     self.save_checkpoint()
-                losses.write(json.dumps(entry) + "\n")
-                log.append(entry)
-                progress.set_postfix(loss=entry["loss"])
-                progress.update(1)
-        return log
+                    self.save_checkpoint(f"stage{stage.number}-{stage.name}.pt")
+                    self.plot(stage.name)
+                    if self.truncated:
+                        tqdm.write(f"warning: {self.truncated} sequences were cut to "
+                                   f"data.block={self.recipe['data']['block']} tokens in {stage.name}")
+                        self.truncated = 0
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return read_log(self.out)
 
-    def save_checkpoint(self) -> None:
+    def _request_stop(self, signum, frame) -> None:
+        self.stop_requested = True
+
+    def save_checkpoint(self, name: str = "last.pt") -> None:
+        """Everything a resume needs: weights, optimizer, data position, RNG, loss bests."""
         self.out.mkdir(parents=True, exist_ok=True)
-        self.vocab.save(self.out / "vocab.json")
-        temporary = self.out / "checkpoint.pt.tmp"
-        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "step": self.step, "model_config": asdict(self.model_config),
-                    "train_config": asdict(self.config)}, temporary)
-        temporary.replace(self.out / "checkpoint.pt")
+        optimizer = getattr(self, "optimizer", None)
+        state = {"model": self.model.state_dict(), "optimizer": optimizer.state_dict() if optimizer else None,
+                 "position": dict(self.position), "done": list(self.done), "best": dict(self.best),
+                 "recipe": self.recipe, "vocab": self.vocab.to_json(), "rng": torch.get_rng_state(),
+                 "tokenizer": self.tokenizer, "p": self.p, "q": self.q}
+        if self.position["phase"] >= 1 and self.position["step"] == 0:
+            state["optimizer"] = None
+        temporary = self.out / f"{name}.tmp"
+        torch.save(state, temporary)
+        temporary.replace(self.out / name)
+
+    def plot(self, stage_name: str) -> None:
+        """Training and held-out loss of one stage as ``curves/STAGE.png``."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+
+        entries = [e for e in read_log(self.out) if e["stage"] == stage_name]
+        if not entries:
+            return
+        figure, axes = pyplot.subplots(figsize=(6, 3.5))
+        axes.plot([e["step"] for e in entries], [e["loss"] for e in entries], lw=0.8, label="train")
+        held = [e for e in entries if e.get("holdout_loss") is not None]
+        axes.plot([e["step"] for e in held], [e["holdout_loss"] for e in held], "o-", label="held-out")
+        axes.set(xlabel="step", ylabel="loss", title=stage_name)
+        axes.legend()
+        figure.tight_layout()
+        (self.out / "curves").mkdir(exist_ok=True)
+        figure.savefig(self.out / "curves" / f"{stage_name}.png", dpi=100)
+        pyplot.close(figure)
+
+
+def read_log(out: str | Path) -> list[dict]:
+    path = Path(out) / "losses.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    ap = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m training", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="to talk to a checkpoint: python -m training generate -h")
     ap.add_argument("--data", required=True, help="a dataset folder written by the pipeline")
     ap.add_argument("--out", required=True, help="checkpoint folder; an existing one is resumed")
-    for field in ("steps", "batch_size", "block", "layers", "heads", "width", "seed", "eval_every"):
-        ap.add_argument(f"--{field}", type=int, default=TrainConfig.__dataclass_fields__[field].default)
-    ap.add_argument("--lr", type=float, default=TrainConfig.lr)
-    ap.add_argument("--device", default=TrainConfig.device)
-    ap.add_argument("--p", type=int, help="re-interleave with this many response slots per cycle")
-    ap.add_argument("--q", type=int, help="re-interleave with this many reasoning slots per cycle")
-    ap.add_argument("--tokenizer", help="re-interleave with this tokenizer")
-    recipe = Recipe(TrainConfig(**vars(ap.parse_args(argv))))
-    recipe.setup()
-    return recipe.train()
+    ap.add_argument("--recipe", default=str(RECIPES / "small.yaml"), help="a YAML recipe")
+    ap.add_argument("--stages", default="1-5", help="which stages to run: 1-5, 3, 3,4 ...")
+    ap.add_argument("--layout", help="tis, tbs or direct (recipe key layout)")
+    ap.add_argument("--thinker", help="scratch or hf:PATH (recipe key thinker)")
+    ap.add_argument("--threads", type=int, help="torch threads (recipe key threads)")
+    ap.add_argument("--device", help="auto, cpu or cuda (recipe key device)")
+    ap.add_argument("--seed", type=int, help="recipe key seed")
+    ap.add_argument("overrides", nargs="*", metavar="key=value",
+                    help="any recipe key, e.g. data.batch_size=8")
+    args = ap.parse_intermixed_args(argv)
+    shortcuts = [f"{key}={value}" for key in ("layout", "thinker", "threads", "device", "seed")
+                 if (value := getattr(args, key)) is not None]
+    try:
+        recipe = load_recipe(args.recipe, [*shortcuts, *args.overrides])
+        stages = parse_stages(args.stages)
+    except ValueError as error:
+        ap.error(str(error))
+    trainer = Recipe(recipe, args.data, args.out, stages)
+    trainer.setup()
+    return trainer.train()

@@ -20,7 +20,7 @@ from fractions import Fraction
 from pipeline.reject import Reject
 from pipeline.text.latex import spoken_values
 from pipeline.text.quantities import find_quantities
-from pipeline.tokenizers import Tokenizer, load_tokenizer
+from pipeline.tokenizers import SpecialTokens, Tokenizer, load_tokenizer
 
 STAGE = "interleave"
 
@@ -199,3 +199,62 @@ def make(config):
     """Load the tokenizer once per worker, then interleave record by record."""
     load_tokenizer(config.tokenizer)
     return lambda record: interleave(record, config.tokenizer, config.p, config.q, config.decode_rate)
+
+
+LAYOUTS = ("tis", "tbs", "direct")
+
+
+def think_then_speak(response: list[list[int]], reasoning: list[list[int]], reasoning_pad: int,
+                     eos: int) -> Interleaving:
+    """Thinking before speaking: every reasoning token, one reasoning pad (as in the p:q
+    layout, it says the reasoning is done), the whole response, then EOS."""
+    flat_reasoning = [t for step in reasoning for t in step]
+    flat_response = [t for sentence in response for t in sentence]
+    boundary = [reasoning_pad] if flat_reasoning else []
+    start = len(flat_reasoning) + len(boundary)
+    return Interleaving(flat_reasoning + boundary + flat_response + [eos],
+                        [REASONING] * len(flat_reasoning) + [REASONING_PAD] * len(boundary)
+                        + [RESPONSE] * len(flat_response) + [EOS],
+                        list(range(start, start + len(flat_response))), list(range(len(flat_reasoning))))
+
+
+def arrange(record: dict, tokenizer_name: str, layout: str, p: int, q: int) -> tuple[Interleaving, Stream]:
+    """A record's streams in one of three layouts, from the same tokenization: ``tis``
+    (the p:q schedule), ``tbs`` (all reasoning, then the response) or ``direct`` (the
+    response only). Returns the layout and the tokenized response, whose pieces map each
+    response position back to its sentence."""
+    tokenizer = load_tokenizer(tokenizer_name)
+    special = tokenizer.special
+    reasoning = tokenize_stream(tokenizer, record["reasoning"], REASONING_SEPARATOR)
+    response = tokenize_stream(tokenizer, [s["text"] for s in record["response"]], RESPONSE_SEPARATOR)
+    if layout == "tis":
+        after_steps = [s["after_step"] for s in record["response"]]
+        return schedule(response.pieces, after_steps, reasoning.pieces, p, q, special.response_pad,
+                        special.reasoning_pad, special.eos), response
+    if layout == "tbs":
+        layout_ids = think_then_speak(response.pieces, reasoning.pieces, special.reasoning_pad, special.eos)
+        return layout_ids, response
+    if layout == "direct":
+        return think_then_speak(response.pieces, [], special.reasoning_pad, special.eos), response
+    raise ValueError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+
+
+def demultiplex(ids: list[int], layout: str, p: int, q: int, special: SpecialTokens) -> list[int]:
+    """Stream labels of a generated sequence, the inverse of ``arrange``: in ``tis`` a
+    token's slot in its cycle says its stream, in ``tbs`` the first reasoning pad ends the
+    reasoning, in ``direct`` all is response; pads and EOS are labelled as such wherever
+    they fall, so a pad in the wrong slot can be found by comparing with the slot."""
+    labels, thinking = [], layout == "tbs"
+    for position, token in enumerate(ids):
+        if token == special.eos:
+            labels.append(EOS)
+        elif token == special.response_pad:
+            labels.append(RESPONSE_PAD)
+        elif token == special.reasoning_pad:
+            labels.append(REASONING_PAD)
+            thinking = False
+        elif layout == "tis":
+            labels.append(RESPONSE if position % (p + q) < p else REASONING)
+        else:
+            labels.append(REASONING if thinking else RESPONSE)
+    return labels
