@@ -22,7 +22,7 @@ from benchmarks.report import machine, write_section
 from training.data import RowStream, example_batches
 from training.train import RECIPES, Recipe, batch_loss, build_model, load_recipe
 
-STEPS = 40
+STEPS = 80
 ROUNDS = 3
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import random
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,3 +316,41 @@ def example_batches(stream: RowStream, task: Task, vocab: Vocab, batch_size: int
         if index == 0:
             raise ValueError(f"fewer usable rows than one batch of {batch_size} for {task.kind}")
         epoch, skip = epoch + 1, 0
+
+
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """The same items in the same order, made ``depth`` ahead on a thread, so reading,
+    arranging and decoding the next batches overlaps the model's step (torch releases the
+    GIL). Stops making items when the consumer is closed."""
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def fill() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as error:  # handed to the consumer, raised there
+            ready.put((done, error))
+            return
+        ready.put((done, None))
+
+    worker = threading.Thread(target=fill, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()

@@ -33,6 +33,7 @@ from training.data import (
     Vocab,
     collate,
     example_batches,
+    prefetch,
     read_rows,
     shard_files,
 )
@@ -197,12 +198,10 @@ class Recipe:
 
     def _truncate_log(self) -> None:
         """The loss log holds exactly the steps up to the checkpoint resumed from."""
-        log = self.out / "losses.jsonl"
-        if not log.exists():
+        if not (self.out / "losses.jsonl").exists():
             return
-        kept = [line for line in log.read_text().splitlines()
-                if line and json.loads(line)["step"] <= self.position["global_step"]]
-        log.write_text("".join(line + "\n" for line in kept))
+        kept = [e for e in read_log(self.out) if e["step"] <= self.position["global_step"]]
+        (self.out / "losses.jsonl").write_text("".join(json.dumps(e) + "\n" for e in kept))
 
     # ---- one phase -----------------------------------------------------------------------
     def _freeze(self, trains: tuple[str, ...]) -> tuple[list, list[int] | None]:
@@ -281,49 +280,52 @@ class Recipe:
         position = self.position
         stream = RowStream(self.files, phase.task.needs, data["holdout"], False, self.recipe["seed"],
                            data["shuffle_buffer"])
-        batches = example_batches(stream, phase.task, self.vocab, data["batch_size"], position["epoch"],
-                                  position["batch"])
+        examples = example_batches(stream, phase.task, self.vocab, data["batch_size"], position["epoch"],
+                                   position["batch"])
+        batches = prefetch((epoch, number, self._collate(chosen)) for epoch, number, chosen, _ in examples)
         self.model.train()
         bar = tqdm(total=steps, initial=position["step"], desc=f"{stage.number} {stage.name}", leave=True)
-        while position["step"] < steps:
-            epoch, number, examples, _ = next(batches)
-            batch = self._collate(examples).to(self.device)
-            self.truncated += batch.truncated
-            for group in optimizer.param_groups:
-                group["lr"] = self._schedule(position["step"], steps, lr)
-            with self._autocast():
-                loss, _ = batch_loss(self.model, batch, phase.task.kind == "talk")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if row_mask is not None:
-                for table in self.model.thinker.token_tables():
-                    if table.grad is not None:
-                        table.grad.mul_(row_mask)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            position.update(step=position["step"] + 1, global_step=position["global_step"] + 1,
-                            epoch=epoch, batch=number + 1)
-            entry = {"step": position["global_step"], "stage": stage.name, "phase": index,
-                     "loss": round(loss.item(), 5)}
-            finished = position["step"] == steps
-            if position["step"] % self.recipe["eval_every"] == 0 or finished:
-                entry["holdout_loss"] = self.holdout_loss(stage)
-                held = entry["holdout_loss"]
-                if held is not None and held < self.best.get(stage.name, math.inf):
-                    self.best[stage.name] = held
-                    self.save_checkpoint(f"best-{stage.name}.pt")
-            log.write(json.dumps(entry) + "\n")
-            log.flush()
-            bar.set_postfix(loss=entry["loss"])
-            bar.update(1)
-            if position["step"] % self.recipe["checkpoint_every"] == 0 or finished or self.stop_requested:
-                self.save_checkpoint()
-            if self.stop_requested:
-                bar.close()
-                print(f"stopped: checkpoint at step {position['global_step']} in {self.out / 'last.pt'}; "
-                      "run the same command again to resume", file=sys.stderr)
-                raise SystemExit(143)
-        bar.close()
+        try:
+            while position["step"] < steps:
+                epoch, number, batch = next(batches)
+                batch = batch.to(self.device)
+                self.truncated += batch.truncated
+                for group in optimizer.param_groups:
+                    group["lr"] = self._schedule(position["step"], steps, lr)
+                with self._autocast():
+                    loss, _ = batch_loss(self.model, batch, phase.task.kind == "talk")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if row_mask is not None:
+                    for table in self.model.thinker.token_tables():
+                        if table.grad is not None:
+                            table.grad.mul_(row_mask)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                position.update(step=position["step"] + 1, global_step=position["global_step"] + 1,
+                                epoch=epoch, batch=number + 1)
+                entry = {"step": position["global_step"], "stage": stage.name, "phase": index,
+                         "loss": round(loss.item(), 5)}
+                finished = position["step"] == steps
+                if position["step"] % self.recipe["eval_every"] == 0 or finished:
+                    entry["holdout_loss"] = self.holdout_loss(stage)
+                    held = entry["holdout_loss"]
+                    if held is not None and held < self.best.get(stage.name, math.inf):
+                        self.best[stage.name] = held
+                        self.save_checkpoint(f"best-{stage.name}.pt")
+                log.write(json.dumps(entry) + "\n")
+                log.flush()
+                bar.set_postfix(loss=entry["loss"])
+                bar.update(1)
+                if position["step"] % self.recipe["checkpoint_every"] == 0 or finished or self.stop_requested:
+                    self.save_checkpoint()
+                if self.stop_requested:
+                    print(f"stopped: checkpoint at step {position['global_step']} in {self.out / 'last.pt'}; "
+                          "run the same command again to resume", file=sys.stderr)
+                    raise SystemExit(143)
+        finally:
+            bar.close()
+            batches.close()
 
     # ---- the whole recipe ----------------------------------------------------------------
     def train(self) -> list[dict]:
@@ -396,8 +398,11 @@ class Recipe:
 
 
 def read_log(out: str | Path) -> list[dict]:
+    """The loss log's complete lines: a run killed while writing one leaves it half written."""
     path = Path(out) / "losses.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().split("\n")[:-1] if line]
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

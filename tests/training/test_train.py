@@ -144,7 +144,7 @@ def test_a_killed_run_resumes_to_the_same_losses(small_dataset, trained, tmp_pat
     command = [sys.executable, "-m", "training", "--data", str(small_dataset), "--out", str(out), *TINY]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while len(read_log(out)) < 14 and time.monotonic() < deadline:
+    while len(read_log(out)) < 14 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -159,7 +159,7 @@ def test_sigterm_saves_a_checkpoint_and_stops(small_dataset, tmp_path):
                                 str(out), *TINY], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + 300
-    while len(read_log(out)) < 4 and time.monotonic() < deadline:
+    while len(read_log(out)) < 4 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     _, errors = process.communicate(timeout=120)
