@@ -196,3 +196,14 @@ def test_a_hugging_face_qwen2_thinker_trains(small_dataset, tmp_path):
     assert [e["step"] for e in log] == list(range(1, 13))
     assert all(e["loss"] == e["loss"] and e["loss"] > 0 for e in log)
     assert os.path.getsize(out / "last.pt") > 0
+
+
+@pytest.mark.parametrize("layout", ["tbs", "direct"])
+def test_the_baseline_layouts_train_and_generate(small_dataset, tmp_path, layout):
+    out = tmp_path / layout
+    train(small_dataset, out, "--layout", layout, "--stages", "3", "stages.textual_tis.steps=3")
+    assert [e["stage"] for e in read_log(out)] == ["textual_tis"] * 3
+    generation = generate([str(out), "--question", "How much is two and three?", "--wav",
+                           str(tmp_path / "r.wav"), "--max_tokens", "30"])
+    if layout == "direct":
+        assert REASONING not in generation.labels
