@@ -321,26 +321,30 @@ def example_batches(stream: RowStream, task: Task, vocab: Vocab, batch_size: int
 def prefetch(items: Iterator, depth: int = 2) -> Iterator:
     """The same items in the same order, made ``depth`` ahead on a thread, so reading,
     arranging and decoding the next batches overlaps the model's step (torch releases the
-    GIL). Stops making items when the consumer is closed."""
+    GIL). Closing the consumer stops the thread and waits for it: a thread left inside
+    torch while the interpreter exits aborts the process."""
     ready: queue.Queue = queue.Queue(depth)
     stop = threading.Event()
     done = object()
 
+    def offer(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def fill() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        ready.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer((item, None)):
                     return
         except BaseException as error:  # handed to the consumer, raised there
-            ready.put((done, error))
+            offer((done, error))
             return
-        ready.put((done, None))
+        offer((done, None))
 
     worker = threading.Thread(target=fill, daemon=True)
     worker.start()
@@ -354,3 +358,4 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
             yield item
     finally:
         stop.set()
+        worker.join()
