@@ -1,6 +1,11 @@
 import sys
 
-from eval.dataset_report import main
+if sys.argv[1:2] == ["model"]:
+    from eval.model_report import main
 
-report = main()
-sys.exit(1 if report["rows_with_problems"] else 0)
+    main(sys.argv[2:])
+else:
+    from eval.dataset_report import main
+
+    report = main()
+    sys.exit(1 if report["rows_with_problems"] else 0)
