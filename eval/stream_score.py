@@ -18,11 +18,11 @@ from pipeline.stages.interleave import (
     RESPONSE_PAD,
     Interleaving,
     Stream,
+    completions,
     demultiplex,
     find_token_drift,
 )
 from pipeline.text.answers import AnswerCheckTimeout, numeric, same_answer
-from pipeline.text.quantities import find_quantities
 from pipeline.tokenizers import Tokenizer
 
 FORMAT_ERRORS = ("pad_in_wrong_slot", "missing_eos", "tokens_after_eos", "missing_answer")
@@ -47,14 +47,6 @@ def _stream(tokenizer: Tokenizer, ids: list[int]) -> Stream:
     ends = [len(tokenizer.decode(ids[:i + 1])) for i in range(len(ids))]
     text = tokenizer.decode(ids)
     return Stream(text, [ids], ends, (text,))
-
-
-def _mention_ends(stream: Stream, positions: list[int]) -> list[tuple[object, int]]:
-    out = []
-    for quantity in find_quantities(stream.text):
-        token = next((i for i, end in enumerate(stream.ends) if end >= quantity.end), len(positions) - 1)
-        out.append((quantity, positions[token]))
-    return out
 
 
 def playback_stalls(response_positions: list[int], decode_rate: float, speaking_rate: float) -> int:
@@ -96,7 +88,7 @@ def score_stream(ids: list[int], row: dict, tokenizer: Tokenizer, layout: str, p
         errors.append("missing_answer")
         return score
     score.first_spoken = response_positions[0]
-    mentions = _mention_ends(response, response_positions)
+    mentions = list(completions(response, response_positions))
     if not mentions:
         errors.append("missing_answer")
     else:

@@ -157,8 +157,9 @@ def make_example(row: dict, task: Task, vocab: Vocab) -> Example:
     """The sequence a row gives for a task (no audio decoded yet)."""
     layout, response = arrange(row, row["tokenizer"], task.layout, row["p"], row["q"])
     eos = layout.ids[-1]
-    audio = row.get("question_audio") if hears(task, row["id"]) else None
-    if hears(task, row["id"]) and not (audio and audio.get("bytes")):
+    heard = hears(task, row["id"])
+    audio = row.get("question_audio") if heard else None
+    if heard and not (audio and audio.get("bytes")):
         raise ValueError(f"row {row['id']} has no question audio")
     question = [] if audio is not None else row["question_ids"]
     if task.kind == "transcribe":

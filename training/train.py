@@ -237,10 +237,8 @@ class Recipe:
         return contextlib.nullcontext()
 
     def _collate(self, examples):
-        data = self.recipe["data"]
-        batch = collate(examples, self.recipe["loss_weights"], data["block"], self.mel,
-                        self.recipe["talker"]["frames_per_token"])
-        return batch
+        return collate(examples, self.recipe["loss_weights"], self.recipe["data"]["block"], self.mel,
+                       self.recipe["talker"]["frames_per_token"])
 
     @torch.no_grad()
     def holdout_loss(self, stage: Stage) -> float | None:

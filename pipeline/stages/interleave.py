@@ -111,7 +111,7 @@ def tokenize_stream(tokenizer: Tokenizer, pieces: list[str], separator: str) -> 
     return Stream(separator.join(pieces), token_lists, ends, tuple(pieces))
 
 
-def _completions(stream: Stream, positions: list[int]):
+def completions(stream: Stream, positions: list[int]):
     """Yield (quantity, interleaved position at which its last character is emitted)."""
     for quantity in find_quantities(stream.text):
         token = bisect.bisect_left(stream.ends, quantity.end)
@@ -128,7 +128,7 @@ def find_token_drift(question: str, reasoning: Stream, response: Stream,
     known_from_start: set[Fraction] = spoken_values(question)
     first_seen: dict[Fraction, int] = {}
     if layout.reasoning_positions:
-        for quantity, position in _completions(reasoning, layout.reasoning_positions):
+        for quantity, position in completions(reasoning, layout.reasoning_positions):
             for value in quantity.values | quantity.parts:
                 first_seen[value] = min(position, first_seen.get(value, position))
         end = 0
@@ -138,7 +138,7 @@ def find_token_drift(question: str, reasoning: Stream, response: Stream,
                 position = layout.reasoning_positions[end - 1]
                 for value in spoken_values(text):
                     first_seen[value] = min(position, first_seen.get(value, position))
-    for quantity, position in _completions(response, layout.response_positions):
+    for quantity, position in completions(response, layout.response_positions):
         if quantity.known_in(known_from_start):
             continue
         if quantity.approximate:
