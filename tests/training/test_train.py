@@ -9,7 +9,8 @@ import pytest
 import soundfile
 import torch
 
-from pipeline.stages.interleave import EOS, LAYOUTS, REASONING, RESPONSE, arrange, demultiplex
+from pipeline.dataset.shards import read_rows, shard_files
+from pipeline.stages.interleave import EOS, LAYOUTS, REASONING, RESPONSE, RESPONSE_PAD, arrange, demultiplex
 from pipeline.tokenizers import load_tokenizer
 from training.data import (
     MARKERS,
@@ -20,8 +21,6 @@ from training.data import (
     collate,
     example_batches,
     make_example,
-    read_rows,
-    shard_files,
 )
 from training.generate import main as generate
 from training.train import RECIPES, load_recipe, parse_stages, read_log
@@ -80,7 +79,9 @@ def test_examples_mark_the_question_and_the_task(small_dataset):
 
 def test_batches_weight_streams_and_count_truncation(small_dataset):
     vocab = Vocab.scan(shard_files(small_dataset))
-    examples = [make_example(r, Task("talk", "audio"), vocab) for r in rows(small_dataset, 4)]
+    waiting = [r for r in rows(small_dataset, 48) if RESPONSE_PAD in r["interleaved_streams"]][:4]
+    assert len(waiting) == 4  # rows where speech waits for reasoning
+    examples = [make_example(r, Task("talk", "audio"), vocab) for r in waiting]
     recipe = load_recipe(RECIPES / "small.yaml", ["loss_weights.response_pad=0.25"])
     from training.train import mel_config
 
