@@ -22,7 +22,9 @@ TRAIN_OUT ?= build/train
 RECIPE ?= training/recipes/small.yaml
 STAGES ?= 1-5
 
-.PHONY: venv dataset train report test test-slow lint bench bench-memory image dataflow flink clean
+EXPERIMENT_OUT ?= build/experiment
+
+.PHONY: venv dataset train experiment report test test-slow lint bench bench-memory image dataflow flink clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +60,9 @@ flink: venv
 
 train: venv
 	$(BIN)/python -m training --data $(OUT) --out $(TRAIN_OUT) --recipe $(RECIPE) --stages $(STAGES) $(ARGS)
+
+experiment: venv
+	$(BIN)/python -m eval experiment --out $(EXPERIMENT_OUT) $(ARGS)
 
 report: venv
 	$(BIN)/python -m eval --data $(OUT) --out $(OUT)/report

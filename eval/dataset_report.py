@@ -4,7 +4,8 @@ For each row: it validates against the record schema, re-interleaves the reasoni
 response with the row's own tokenizer and ratio and compares the ids, checks the stream
 labels follow the p:q cycle, counts what a listener would hear as wrong in the response
 (``pipeline.text.listening``), and reads delays, lengths and audio durations. Rejects are
-counted by stage and reason from ``rejects/``.
+counted by stage and reason from ``rejects/``. With ``--out``, plots of those figures and
+``report.html``, a sample browser that opens with no server, are written beside it.
 """
 
 from __future__ import annotations
@@ -15,22 +16,18 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.dataset as ds
-
 import schemas
+from eval.browser import write_browser
+from eval.dataset_plots import write_plots
+from pipeline.config import BuildConfig
+from pipeline.dataset.shards import dataset_rows
 from pipeline.reject import Reject
 from pipeline.stages.interleave import EOS, RESPONSE, RESPONSE_PAD, interleave
-from pipeline.text.listening import DEFECTS, response_defects
+from pipeline.text.answers import numeric
+from pipeline.text.listening import DEFECTS, response_defects, spoken_defects
+from pipeline.text.quantities import signed_values
 
 SKIP_AUDIO = ["question_audio", "response_audio"]
-
-
-def _rows(folder: Path, columns: list[str] | None = None):
-    files = sorted(str(p) for p in folder.glob("*.parquet"))
-    if not files:
-        return
-    for batch in ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=256):
-        yield from batch.to_pylist()
 
 
 def cycle_ok(streams: list[int], p: int, q: int) -> bool:
@@ -58,6 +55,23 @@ def check_row(row: dict) -> list[str]:
     return problems
 
 
+def heard_defects(row: dict) -> list[str]:
+    """What a listener would hear as wrong in a row: in the response and the question, an
+    answer of the other sign than gold, a response longer than its reasoning or its time."""
+    sentences = [sentence["text"] for sentence in row["response"]]
+    found = set(response_defects(sentences)) | set(spoken_defects(row["question"]))
+    gold = numeric(row["answer"])
+    if gold and sentences:
+        said = signed_values(sentences[-1])
+        if gold not in said and -gold in said:
+            found.add("sign_mismatch")
+    stats = row["interleave_stats"]
+    if (stats["response_tokens"] > stats["reasoning_tokens"]
+            or (row["response_duration"] or 0) > BuildConfig.max_response_seconds):
+        found.add("long_response")
+    return sorted(found)
+
+
 def _describe(values: list[float]) -> dict:
     if not values:
         return {}
@@ -66,6 +80,11 @@ def _describe(values: list[float]) -> dict:
 
 
 def build_report(data_dir: str | Path) -> dict:
+    return scan(data_dir)[0]
+
+
+def scan(data_dir: str | Path) -> tuple[dict, dict[str, list[float]], Counter]:
+    """The report, the per-row values behind its figures, and the rejects by reason."""
     folder = Path(data_dir)
     fields = list(schemas.load("fields")["properties"])
     rows = bad = 0
@@ -73,24 +92,34 @@ def build_report(data_dir: str | Path) -> dict:
     heard: Counter = Counter()  # what a listener would hear as wrong; counted, not failed
     figures: dict[str, list[float]] = {k: [] for k in (
         "first_substantive_seconds", "before_speaking_seconds", "response_words",
-        "response_to_reasoning_tokens", "question_seconds", "response_seconds", "pad_share")}
-    for row in _rows(folder / "data", columns=fields):
+        "response_to_reasoning_tokens", "question_seconds", "response_seconds", "pad_share",
+        "response_tokens", "reasoning_tokens", "question_words_per_second", "response_words_per_second")}
+    for row in dataset_rows(folder, "data", fields):
         rows += 1
         found = check_row(row)
         bad += bool(found)
         problems.update(p.split(":")[0] for p in found)
-        heard.update(response_defects([sentence["text"] for sentence in row["response"]]))
+        heard.update(heard_defects(row))
         stats = row["interleave_stats"]
         figures["first_substantive_seconds"].append(stats["first_substantive_seconds"])
         figures["before_speaking_seconds"].append(stats["before_speaking_seconds"])
-        figures["response_words"].append(sum(len(s["text"].split()) for s in row["response"]))
+        words = sum(len(s["text"].split()) for s in row["response"])
+        figures["response_words"].append(words)
+        figures["response_tokens"].append(stats["response_tokens"])
+        figures["reasoning_tokens"].append(stats["reasoning_tokens"])
+        if row["question_duration"]:
+            question_words = len(row["question"].split())
+            figures["question_words_per_second"].append(question_words / row["question_duration"])
+        if row["response_duration"]:
+            figures["response_words_per_second"].append(words / row["response_duration"])
         ratio = stats["response_tokens"] / max(1, stats["reasoning_tokens"])
         figures["response_to_reasoning_tokens"].append(ratio)
         figures["question_seconds"].append(row["question_duration"])
         figures["response_seconds"].append(row["response_duration"])
         figures["pad_share"].append((stats["response_pads"] + stats["reasoning_pads"]) / stats["length"])
-    rejects = Counter(f"{r['stage']}/{r['reason']}" for r in _rows(folder / "rejects", ["stage", "reason"]))
-    return {
+    rejects = Counter(f"{r['stage']}/{r['reason']}"
+                      for r in dataset_rows(folder, "rejects", ["stage", "reason"]))
+    report = {
         "rows": rows,
         "rows_with_problems": bad,
         "problems": dict(problems),
@@ -99,6 +128,7 @@ def build_report(data_dir: str | Path) -> dict:
         "rejects_by_reason": dict(rejects.most_common()),
         "figures": {name: _describe(values) for name, values in figures.items()},
     }
+    return report, figures, rejects
 
 
 def to_markdown(report: dict) -> str:
@@ -118,13 +148,18 @@ def to_markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
     ap.add_argument("--data", required=True, help="a dataset folder written by the pipeline")
-    ap.add_argument("--out", help="write report.json and report.md into this folder")
+    ap.add_argument("--out", help="write report.json, report.md, the plots and report.html into this folder")
+    ap.add_argument("--browse", type=int, default=40,
+                    help="kept rows (and as many rejects) in the report.html sample browser")
     args = ap.parse_args(argv)
-    report = build_report(args.data)
+    report, values, rejects = scan(args.data)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "report.md").write_text(to_markdown(report))
+        plots = write_plots(values, rejects, out)
+        images = "".join(f"\n![{p.stem}]({p.name})\n" for p in plots)
+        (out / "report.md").write_text(to_markdown(report) + images)
+        write_browser(args.data, out / "report.html", plots, args.browse, args.browse)
     print(to_markdown(report))
     return report

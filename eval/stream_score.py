@@ -52,9 +52,14 @@ def _stream(tokenizer: Tokenizer, ids: list[int]) -> Stream:
 def playback_stalls(response_positions: list[int], decode_rate: float, speaking_rate: float) -> int:
     """Times the spoken response runs dry: a token is not generated yet when the previous
     one has finished playing (tokens play at ``speaking_rate`` per second once ready)."""
+    ready = [(position + 1) / decode_rate for position in response_positions]
+    return playback_stalls_at(ready, speaking_rate)
+
+
+def playback_stalls_at(ready_seconds: list[float], speaking_rate: float) -> int:
+    """``playback_stalls`` for tokens that became ready at these times (a measured stream)."""
     stalls, playing_until = 0, None
-    for position in response_positions:
-        ready = (position + 1) / decode_rate
+    for ready in ready_seconds:
         if playing_until is not None and ready > playing_until + 1e-9:
             stalls += 1
         playing_until = max(ready, playing_until or 0.0) + 1 / speaking_rate

@@ -2,70 +2,220 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import Field, asdict, dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
 
 import prompts
 from pipeline import __version__
+from pipeline.sources import KINDS
+from pipeline.tts import ENGINES
 
 LLM_PROMPTS = ("rewrite", "split")
 
 
 @dataclass(frozen=True)
-class BuildConfig:
-    """Everything that decides the content of the output: same config, same bytes."""
+class Option:
+    """How a setting is given: its flag (the field's name unless it says otherwise), help,
+    parser and choices, and the group of ``--help`` it is listed in. The CLI and the YAML
+    build recipe are both made from these, so a setting is written once, here."""
 
-    seed: int = 0
-    llm: str = "rules"
-    llm_base_url: str = ""
-    llm_model: str = ""
-    llm_api_key_env: str = "OPENAI_API_KEY"
-    llm_timeout: float = 60.0
-    llm_retries: int = 4
-    llm_concurrency: int = 64
-    llm_cache_dir: str = ""
-    llm_api_key_file: str = ""
-    llm_rpm: float = 0
-    llm_tpm: float = 0
-    llm_rate_limiter: str = ""
-    llm_rate_limit_domain: str = "spoken-math"
-    llm_structured_output: bool = False
-    judge: str = "off"
-    response_ratio: str = "a third to a half"
-    tts: str = "espeak"
-    tokenizer: str = "qwen2.5"
-    p: int = 2
-    q: int = 8
-    decode_rate: float = 50.0
-    max_problem_chars: int = 8000
-    record_timeout: float = 10.0
-    decontaminate: tuple[str, ...] = ()
-    ngram: int = 13
-    max_question_words: int = 150
-    max_question_seconds: float = 60.0
-    speaking_rate: float = 2.5
-    max_response_ratio: float = 0.5
-    max_response_seconds: float = 20.0
-    question_voices: tuple[str, ...] = ()
-    response_voice: str = ""
-    tts_base_url: str = ""
-    tts_model: str = ""
-    tts_api_key_env: str = "OPENAI_API_KEY"
-    tts_timeout: float = 30.0
-    tts_retries: int = 4
-    tts_concurrency: int = 4
-    tts_proxy: str = ""
-    asr: str = "off"
-    asr_base_url: str = ""
-    asr_model: str = ""
-    max_wer: float = 0.3
-    question_sampling_rate: int = 16000
-    response_sampling_rate: int = 24000
-    loudness_dbfs: float = -20.0
-    sentence_pause_ms: int = 250
-    audio_format: str = "wav"
-    min_words_per_second: float = 1.2
-    max_words_per_second: float = 5.0
+    help: str
+    group: str
+    flag: str = ""
+    parse: Callable[[str], object] | None = None
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+    many: str = ""  # a list: "+" (``--flag a b``) or "append" (``--flag a --flag b``); YAML: a list
+
+
+def option(default, help: str, group: str, **how) -> object:
+    return field(default=default, metadata={"option": Option(help, group, **how)})
+
+
+def options(cls) -> list[tuple[Field, Option]]:
+    """The settings of a dataclass that have an ``Option``, in their order."""
+    return [(f, f.metadata["option"]) for f in fields(cls) if "option" in f.metadata]
+
+
+def _at_least(low: float, kind: type = int) -> Callable[[str], object]:
+    """A parser of a number of ``kind`` no smaller than ``low``, refused with a one-line
+    message (``--llm_concurrency 0`` would wait forever, ``--shard_rows 0`` would divide by zero)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a {kind.__name__}") from None
+        if not value >= low:
+            raise ValueError(f"{text} is below the smallest allowed value, {low}")
+        return value
+    parse.__name__ = f"{kind.__name__} >= {low}"
+    return parse
+
+
+POSITIVE, NON_NEGATIVE = _at_least(1), _at_least(0)
+POSITIVE_RATE, NON_NEGATIVE_FLOAT = _at_least(1e-9, float), _at_least(0.0, float)
+SAMPLING_RATE = _at_least(8000)
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    return tuple(item for item in text.split(",") if item)
+
+
+def byte_size(text: str) -> int:
+    """'500MB' -> 500_000_000."""
+    units = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "B": 1}
+    for unit, factor in units.items():
+        if text.upper().endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
+
+
+DEFAULT_SOURCE = "generate:600"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where problems come from, where the dataset goes, and how it is cut into shards."""
+
+    source: tuple[str, ...] = option(
+        (DEFAULT_SOURCE,), "where problems come from, repeatable: generate:N (built-in generator), "
+        "FORMAT:PATH for JSONL or Parquet files (globs, gs://, s3:// work) with FORMAT one of "
+        f"{', '.join(KINDS[1:])}, or FORMAT:hub:NAME for a Hugging Face dataset; options after '?': "
+        "limit=N, weight=F, config=, split=",
+        "sources", many="append")
+    field: tuple[str, ...] = option((), "for generic and equation sources: which column holds the question, "
+                                    "solution (for equation: the expression), and optionally answer, type, "
+                                    "level (e.g. --field question=prompt)", "sources", many="append",
+                                    metavar="NAME=COLUMN")
+    limit: int | None = option(None, "read at most N rows of each source file", "sources", parse=POSITIVE)
+    output: str = option("", "output folder (local, gs://, s3://); required", "output")
+    shard_rows: int = option(250, "shard size: ceil(inputs / shard_rows) shards, so at most about this many "
+                             "rows each", "output", parse=POSITIVE)
+    shard_bytes: int = option(0, "target shard size instead of --shard_rows, e.g. 500MB (estimated from the "
+                              "mean row size measured on GSM8K with espeak)", "output", parse=byte_size,
+                              metavar="SIZE")
+    num_shards: int = option(0, "a fixed number of output shards instead of --shard_rows", "output",
+                             parse=NON_NEGATIVE)
+    no_progress: bool = option(False, "do not print the progress line (local runners print one every 5 s)",
+                               "output")
+    cache_dir: str = option("", "where LLM replies are cached by content (local, gs://, s3://); default "
+                            "OUTPUT/llm_cache, kept across runs so a rerun pays for no reply twice", "llm")
+    no_cache: bool = option(False, "do not read or write the LLM reply cache", "llm")
+    price_in: float = option(0.0, "price per million input tokens, for the cost estimate in the summary",
+                             "llm", parse=NON_NEGATIVE_FLOAT)
+    price_out: float = option(0.0, "price per million output tokens, for the cost estimate in the summary",
+                              "llm", parse=NON_NEGATIVE_FLOAT)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """The settings every stage and worker reads: what decides the content (seed, backends,
+    tokenizer, limits, audio), and how remote services are called (timeouts, retries,
+    concurrency, rates). Where the data comes from and goes is ``RunOptions``."""
+
+    seed: int = option(0, "seed of the generator, openers and voices; same seed, same bytes", "build",
+                       parse=int)
+    llm: str = option("rules", "backend for rewriting and splitting: the embedded rules, or an "
+                      "OpenAI-compatible chat endpoint (needs --base_url and --model)", "llm",
+                      choices=("rules", "openai"))
+    llm_base_url: str = option("", "OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM)", "llm",
+                               flag="base_url")
+    llm_model: str = option("", "model name at the endpoint", "llm", flag="model")
+    llm_api_key_env: str = option("OPENAI_API_KEY", "environment variable holding the API key; the key "
+                                  "itself is never written anywhere", "llm", flag="api_key_env")
+    llm_timeout: float = option(60.0, "seconds to wait for one LLM reply", "llm", parse=POSITIVE_RATE)
+    llm_retries: int = option(4, "retries of a request on 429, 5xx, timeouts and dropped connections, with "
+                              "exponential backoff and jitter, honouring Retry-After", "llm",
+                              parse=NON_NEGATIVE)
+    llm_concurrency: int = option(64, "LLM requests in flight per stage on each worker thread", "llm",
+                                  parse=POSITIVE)
+    llm_cache_dir: str = ""  # from --cache_dir and --no_cache (``RunOptions``)
+    llm_api_key_file: str = option("", "a file holding the API key instead of --api_key_env (local, gs://...)",
+                                   "llm", flag="api_key_file")
+    llm_rpm: float = option(0, "requests per minute per worker (0: no limit); for one limit over all "
+                            "workers see --llm_rate_limiter", "llm", parse=NON_NEGATIVE_FLOAT)
+    llm_tpm: float = option(0, "prompt tokens per minute per worker, estimated at 4 characters a token "
+                            "(0: no limit)", "llm", parse=NON_NEGATIVE_FLOAT)
+    llm_rate_limiter: str = option("", "an Envoy rate-limit service (gRPC) that every worker asks before "
+                                   "each LLM request, for a limit over the whole run: one hit of descriptor "
+                                   "llm=requests and the prompt's estimated tokens as hits of llm=tokens",
+                                   "llm", metavar="HOST:PORT")
+    llm_rate_limit_domain: str = option("spoken-math", "the rate-limit service's domain for these limits",
+                                        "llm")
+    llm_structured_output: bool = option(False, "send each reply's JSON Schema as response_format, for "
+                                         "servers that enforce it (vLLM, OpenAI); replies are validated "
+                                         "with jsonschema either way", "llm", flag="structured_output")
+    judge: str = option("off", "ask the LLM endpoint whether each split drifts or sounds written; a "
+                        "failing verdict rejects the item (needs --base_url and --model)", "split",
+                        choices=("off", "openai"))
+    response_ratio: str = option("a third to a half", "how long the LLM is asked to make the response, "
+                                 "in words of the split prompt", "split")
+    tts: str = option("espeak", "speech engine: espeak (embedded, offline), openai (any OpenAI-compatible "
+                      "/v1/audio/speech endpoint: --tts_base_url, --tts_model), edge (Microsoft Edge online "
+                      "voices through edge-tts) or piper (local .onnx voices given with --voices; pip "
+                      "install 'spoken-math[piper]')", "speech", choices=ENGINES)
+    tokenizer: str = option("qwen2.5", "target tokenizer of the interleaved sequence: qwen2.5 (offline), "
+                            "cl100k (offline), or hf:NAME_OR_PATH (a Hugging Face tokenizer by hub name or "
+                            "local tokenizer.json)", "interleave")
+    p: int = option(2, "response tokens per cycle", "interleave", parse=POSITIVE)
+    q: int = option(8, "reasoning tokens per cycle", "interleave", parse=POSITIVE)
+    decode_rate: float = option(50.0, "tokens per second used to turn positions into delays", "interleave",
+                                parse=POSITIVE_RATE)
+    max_problem_chars: int = option(8000, "longest problem or solution text read; longer is the reject "
+                                    "too_long", "sources", parse=POSITIVE)
+    record_timeout: float = option(10.0, "seconds one record may spend in a stage that makes no remote "
+                                   "calls; past it the record is rejected as record_timeout", "build",
+                                   parse=POSITIVE_RATE)
+    decontaminate: tuple[str, ...] = option((), "benchmark JSONL or Parquet files; a problem sharing --ngram "
+                                            "words in a row with any of their questions is rejected as "
+                                            "contaminated", "sources", metavar="FILE", many="+")
+    ngram: int = option(13, "words in a row that count as contamination", "sources", parse=POSITIVE)
+    max_question_words: int = option(150, "most words a spoken question may take to say", "rewrite",
+                                     parse=POSITIVE)
+    max_question_seconds: float = option(60.0, "longest spoken question, at --speaking_rate", "rewrite",
+                                         parse=POSITIVE_RATE)
+    speaking_rate: float = option(2.5, "words a second that lengths are estimated at", "rewrite",
+                                  parse=POSITIVE_RATE)
+    max_response_ratio: float = option(0.5, "response tokens after the opener, as a share of the reasoning's "
+                                       "tokens; the rules keep the sentences with the results that fit",
+                                       "split", parse=POSITIVE_RATE)
+    max_response_seconds: float = option(20.0, "longest spoken response, at --speaking_rate", "split",
+                                         parse=POSITIVE_RATE)
+    question_voices: tuple[str, ...] = option((), "comma-separated question voice pool in the engine's "
+                                              "names (default: the engine's pool); one is chosen per record "
+                                              "from its id and the seed", "speech", flag="voices",
+                                              parse=comma_list)
+    response_voice: str = option("", "the assistant's voice (default: the engine's)", "speech")
+    tts_base_url: str = option("", "speech endpoint for --tts openai", "speech")
+    tts_model: str = option("", "speech model for --tts openai", "speech")
+    tts_api_key_env: str = option("OPENAI_API_KEY", "environment variable holding the speech endpoint's key",
+                                  "speech")
+    tts_timeout: float = option(30.0, "seconds to wait for one clip from an online engine", "speech",
+                                parse=POSITIVE_RATE)
+    tts_retries: int = option(4, "retries on throttling, server errors and dropped connections", "speech",
+                              parse=NON_NEGATIVE)
+    tts_concurrency: int = option(4, "speech requests in flight per worker thread for online engines",
+                                  "speech", parse=POSITIVE)
+    tts_proxy: str = option("", "an HTTP proxy for --tts edge", "speech")
+    asr: str = option("off", "hear every clip back through an OpenAI-compatible /v1/audio/transcriptions "
+                      "endpoint (--asr_base_url, --asr_model) and reject clips whose word error rate "
+                      "exceeds --max_wer", "speech", choices=("off", "openai"))
+    asr_base_url: str = option("", "transcription endpoint for --asr openai", "speech")
+    asr_model: str = option("", "transcription model for --asr openai", "speech")
+    max_wer: float = option(0.3, "word error rate limit", "speech", parse=NON_NEGATIVE_FLOAT)
+    question_sampling_rate: int = option(16000, "question audio Hz", "speech", flag="question_rate",
+                                         parse=SAMPLING_RATE)
+    response_sampling_rate: int = option(24000, "response audio Hz", "speech", flag="response_rate",
+                                         parse=SAMPLING_RATE)
+    loudness_dbfs: float = option(-20.0, "loudness every clip is normalized to (dBFS)", "speech", parse=float)
+    sentence_pause_ms: int = option(250, "silence between the response's sentences", "speech",
+                                    parse=NON_NEGATIVE)
+    audio_format: str = option("wav", "PCM16 WAV or FLAC (lossless, about a quarter smaller)", "speech",
+                               choices=("wav", "flac"))
+    min_words_per_second: float = option(1.2, "slowest speech a clip may have; slower is tts_bad_audio",
+                                         "speech", parse=POSITIVE_RATE)
+    max_words_per_second: float = option(5.0, "fastest speech a clip may have", "speech", parse=POSITIVE_RATE)
 
     def provenance(self) -> dict:
         """What a record says about how it was made."""

@@ -40,6 +40,33 @@ def field_validators() -> dict[str, Draft202012Validator]:
     return {name: Draft202012Validator(field) for name, field in load("fields")["properties"].items()}
 
 
+def _int_array_check(field: dict):
+    """For a field that is an array of integers (token ids, stream labels): a check in one
+    pass at C speed, since jsonschema spends about 5 us on every integer. True means valid;
+    False means "ask jsonschema", which then decides and words the error."""
+    items = field.get("items", {})
+    simple = (field.get("type") == "array" and items.get("type") == "integer"
+              and set(field) <= {"type", "items", "description"}
+              and set(items) <= {"type", "minimum", "maximum", "x-arrow", "description"})
+    if not simple:
+        return None
+    low, high = items.get("minimum"), items.get("maximum")
+
+    def check(value) -> bool:
+        if type(value) is not list or not all(type(v) is int for v in value):
+            return False
+        return not value or ((low is None or min(value) >= low) and (high is None or max(value) <= high))
+
+    return check
+
+
+@cache
+def fast_checks() -> dict:
+    """The one-pass checks of the fields that have one (see ``_int_array_check``)."""
+    found = {name: _int_array_check(field) for name, field in load("fields")["properties"].items()}
+    return {name: check for name, check in found.items() if check is not None}
+
+
 def _described(error, *where: str) -> str:
     path = "/".join([*where, *(str(p) for p in error.absolute_path)]) or "record"
     return f"{path}: {error.message[:300]}"
@@ -54,7 +81,7 @@ def first_error(stage: str, record: dict, before: dict | None = None) -> str | N
     if before is None:
         error = next(iter(validator(stage).iter_errors(record)), None)
         return None if error is None else _described(error)
-    fields = field_validators()
+    fields, fast = field_validators(), fast_checks()
     for name in validator(stage).schema["required"]:
         if name not in record:
             return f"record: {name!r} is a required property"
@@ -62,6 +89,8 @@ def first_error(stage: str, record: dict, before: dict | None = None) -> str | N
         if name not in fields:
             return f"record: {name!r} is not a field of the record schema"
         if before.get(name, _UNSET) is not value:
+            if name in fast and fast[name](value):
+                continue
             error = next(iter(fields[name].iter_errors(value)), None)
             if error is not None:
                 return _described(error, name)

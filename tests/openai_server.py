@@ -9,11 +9,17 @@ share of chat requests fail once, transiently (429 with Retry-After, 503, a hang
 client's timeout, a truncated body, invalid or schema-breaking JSON), chosen by a hash
 of the request so runs repeat; ``latency`` delays every chat reply; clearing ``open``
 stalls every chat request until it is set again.
+
+A streamed chat request (``stream: true``) is a model under evaluation: it is answered,
+token by token as server-sent events ``chunk_seconds`` apart, with ``student[question]``;
+a question sent as audio (an ``input_audio`` part) is recognized by ``heard[sha256 of
+the WAV]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import io
 import json
@@ -93,6 +99,10 @@ class OpenAIServer(ThreadingHTTPServer):
         self.heard_seconds: list[float] = []
         self._engine = None
         self._speech_lock = threading.Lock()
+        self.student: dict[str, str] = {}
+        self.heard: dict[str, str] = {}
+        self.chunk_seconds = 0.0
+        self.audio_questions = 0
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -258,6 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
         server.open.wait()
         if server.latency:
             time.sleep(server.latency)
+        if body.get("stream"):
+            self._stream(server, body)
+            return
         fault = server.transient_fault(key, attempt)
         if fault == "hang":
             time.sleep(server.hang_seconds)
@@ -305,6 +318,34 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+    def _stream(self, server: OpenAIServer, body: dict) -> None:
+        """The reply of the model under evaluation, as chat.completion.chunk events."""
+        content = body["messages"][-1]["content"]
+        if isinstance(content, list):
+            audio = next(part["input_audio"] for part in content if part["type"] == "input_audio")
+            server.audio_questions += 1
+            content = server.heard.get(hashlib.sha256(base64.b64decode(audio["data"])).hexdigest(), "")
+        reply = server.student.get(content, "I am not sure.")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        pieces = re.findall(r"\S+\s*", reply)
+        for index, piece in enumerate(pieces):
+            if index:
+                time.sleep(server.chunk_seconds)
+            event = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0,
+                     "model": body["model"], "choices": [{"index": 0, "finish_reason": None,
+                                                          "delta": {"role": "assistant", "content": piece}}]}
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            self.wfile.flush()
+        done = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0,
+                "model": body["model"], "choices": [{"index": 0, "finish_reason": "stop", "delta": {}}]}
+        self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
+        self.wfile.flush()
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from pipeline.cli import run
 from tests.openai_server import OpenAIServer
@@ -74,3 +75,33 @@ def test_openai_backend_end_to_end_leaks_no_key(tmp_path, gsm8k_path):
     assert (output / "llm_usage.json").exists()
     assert all(key.encode() not in blob for blob in written)
     assert key not in result.stdout + result.stderr
+
+
+def test_the_written_recipe_reproduces_the_run_byte_for_byte(tmp_path):
+    first = tmp_path / "first"
+    run(["--source", "generate:8", "--output", str(first), "--num_shards", "2", "--seed", "3", "--p", "3",
+         "--voices", "en-us,en-us+f2", "--max_response_ratio", "0.6", "--no_progress"])
+    recipe = yaml.safe_load((first / "recipe.yaml").read_text())
+    assert recipe["seed"] == 3 and recipe["p"] == 3 and recipe["voices"] == ["en-us", "en-us+f2"]
+    assert recipe["source"] == ["generate:8"] and recipe["base_url"] == ""  # flag names, every setting
+    again = tmp_path / "again"
+    run(["--config", str(first / "recipe.yaml"), "--output", str(again)])  # a flag overrides the recipe
+    shards = sorted(p.relative_to(first) for p in first.glob("*/*.parquet"))
+    assert shards and shards == sorted(p.relative_to(again) for p in again.glob("*/*.parquet"))
+    assert all((first / p).read_bytes() == (again / p).read_bytes() for p in shards)
+
+
+@pytest.mark.parametrize(("recipe", "message"), [
+    ("output: OUT\nsede: 3\n", "unknown key 'sede'"),
+    ("output: OUT\np: 0\n", "p: 0 is below the smallest allowed value"),
+    ("output: OUT\ntts: festival\n", "tts is one of espeak, openai, edge, piper"),
+    ("output: OUT\nno_progress: 3\n", "no_progress takes true or false"),
+    ("- a list\n", "a recipe is a mapping"),
+])
+def test_a_bad_recipe_is_a_one_line_error(tmp_path, recipe, message):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(recipe.replace("OUT", str(tmp_path / "out")))
+    with pytest.raises(SystemExit) as stopped:
+        run(["--config", str(path)])
+    assert message in str(stopped.value)
+    assert not (tmp_path / "out").exists()

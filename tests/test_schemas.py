@@ -26,3 +26,23 @@ def test_the_whole_record_is_checked_without_a_before():
     assert schemas.first_error("source", source) is None
     assert schemas.first_error("source", {**source, "source_index": "0"}) == (
         "source_index: '0' is not of type 'integer'")
+
+
+def test_token_arrays_are_checked_in_one_pass_with_the_same_verdicts():
+    from pipeline.stages.interleave import interleave
+    from pipeline.stages.split import split
+
+    before = split(rewrite(generated_record(1, 0), BuildConfig()), BuildConfig())
+    out = interleave(before, "qwen2.5", 2, 8, 50.0)
+    assert set(schemas.fast_checks()) == {"question_ids", "interleaved_ids", "interleaved_streams"}
+    assert schemas.first_error("interleave", out, before=before) is None
+    streams = out["interleaved_streams"]
+    wrong = {**out, "interleaved_streams": [*streams[:-1], 5]}
+    assert schemas.first_error("interleave", wrong, before=before) == (
+        f"interleaved_streams/{len(streams) - 1}: 5 is greater than the maximum of 4")
+    assert schemas.first_error("interleave", {**out, "interleaved_ids": [1, "2"]}, before=before) == (
+        "interleaved_ids/1: '2' is not of type 'integer'")
+    assert schemas.first_error("interleave", {**out, "interleaved_ids": [True]}, before=before) == (
+        "interleaved_ids/0: True is not of type 'integer'")
+    # what the one-pass check does not take, jsonschema still decides: 1.0 is an integer to it
+    assert schemas.first_error("interleave", {**out, "question_ids": [1.0]}, before=before) is None

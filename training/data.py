@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import torch
 from torch.nn import functional as F
 
+from pipeline.dataset.shards import read_rows
 from pipeline.stages.interleave import EOS, REASONING, RESPONSE, STREAM_NAMES, arrange
 from pipeline.tokenizers import load_tokenizer
 from training.audio import MelConfig
@@ -34,21 +34,9 @@ TEXT_COLUMNS = ["id", "question_ids", "reasoning", "response", "tokenizer", "p",
 LIGHT_COLUMNS = ["id", "question_ids", "interleaved_ids"]
 
 
-def shard_files(data_dir: str | Path) -> list[str]:
-    files = sorted(str(p) for p in Path(data_dir).glob("data/*.parquet"))
-    if not files:
-        raise FileNotFoundError(f"no data/*.parquet shards under {data_dir}")
-    return files
-
-
 def is_holdout(record_id: str, fraction: float) -> bool:
     """A fixed share of records, chosen by id, never seen in training."""
     return int(hashlib.sha256(record_id.encode()).hexdigest()[:8], 16) / 2**32 < fraction
-
-
-def read_rows(files: list[str], columns: list[str], batch_rows: int = 256) -> Iterator[dict]:
-    for batch in ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=batch_rows):
-        yield from batch.to_pylist()
 
 
 class Vocab:

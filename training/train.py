@@ -26,6 +26,7 @@ import yaml
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from pipeline.dataset.shards import read_rows, shard_files
 from training.audio import MelConfig
 from training.data import (
     RowStream,
@@ -34,8 +35,6 @@ from training.data import (
     collate,
     example_batches,
     prefetch,
-    read_rows,
-    shard_files,
 )
 from training.model import (
     AudioConfig,

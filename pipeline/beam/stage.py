@@ -21,9 +21,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 import schemas
 from pipeline.awaiting import AwaitingStage, worker_loop
 from pipeline.deadline import deadline
-from pipeline.llm.usage import USAGE
 from pipeline.reject import Reject
 from pipeline.sources.records import raw_text, record_id
+from pipeline.tally import TALLY
 
 REJECTS = "rejects"
 MAX_REJECT_RECORD_CHARS = 100_000
@@ -131,8 +131,8 @@ class StageFn(beam.DoFn):
 
     def _emit(self, outcome: tuple[dict, Reject | None]):
         """The output for an outcome, counted; on the DoFn's own thread."""
-        for name, amount in USAGE.drain().items():
-            self._counter("llm", name).inc(amount)
+        for (namespace, name), amount in TALLY.drain().items():
+            self._counter(namespace, name).inc(amount)
         value, reject = outcome
         if reject is None:
             self._out.inc()

@@ -4,8 +4,8 @@ Transient failures (429, 5xx, timeouts, dropped connections, truncated bodies) a
 retried with exponential backoff and jitter, honouring ``Retry-After``; what still fails
 becomes a ``Reject`` with a distinct reason, so a run with a flaky or wrong endpoint ends
 with rejects to read, never with a crash. Replies are cached by content (``ReplyCache``).
-Requests, retries, cache hits, tokens and failures by kind are counted (``usage.USAGE``). The API
-key is read from the environment and never written anywhere.
+Requests, retries, cache hits, tokens and failures by kind are counted (``pipeline.tally``,
+namespace ``llm``). The API key is read from the environment and never written anywhere.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pipeline.awaiting import AwaitingStage
 from pipeline.deadline import deadline
 from pipeline.llm.cache import ReplyCache, reply_key
 from pipeline.llm.limits import Budget, SharedLimit, Throttle
-from pipeline.llm.usage import USAGE
 from pipeline.reject import Reject
+from pipeline.tally import TALLY
 
 _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 # Transport failures: the client has already retried these with backoff.
@@ -111,7 +111,7 @@ class LLMClient:
             "name": f"{stage}_reply", "schema": schema}}} if self._structured else {}
         for attempt in range(self._retries + 1):
             if attempt:
-                USAGE.add("retries")
+                TALLY.add("llm", "retries")
             else:  # a new request; a retry already waited its backoff
                 await self._throttle.wait()
             tokens = sum(len(m["content"]) for m in messages) // CHARACTERS_PER_TOKEN
@@ -125,7 +125,7 @@ class LLMClient:
             client, slots = self._client()
             try:
                 async with slots:
-                    USAGE.add("requests")
+                    TALLY.add("llm", "requests")
                     reply = await client.chat.completions.create(
                         model=self.model, messages=messages, **SAMPLING, **extra)
                 if not isinstance(reply, ChatCompletion) or not reply.choices:  # a proxy's HTML page
@@ -133,7 +133,7 @@ class LLMClient:
             except (openai.APIError, ValueError) as error:  # ValueError: a body cut short or not a reply
                 reason, detail, transient = _failure(error)
                 self._throttle.ended(succeeded=not transient)  # only overload is a failure here
-                USAGE.add(f"failed_{reason}")
+                TALLY.add("llm", f"failed_{reason}")
                 if not transient or attempt == self._retries:
                     raise Reject(stage, reason, detail) from None
                 delay = _retry_after(error)
@@ -158,11 +158,11 @@ class LLMClient:
             key = reply_key(self.model, self._endpoint, sampling, messages)
             reply = await asyncio.to_thread(self._cache.get, key)
             if reply is not None:
-                USAGE.add("cache_hits")
+                TALLY.add("llm", "cache_hits")
                 return reply["content"], None
         reply = await self._request(stage, messages, schema)
-        USAGE.add("tokens_in", reply["tokens_in"])
-        USAGE.add("tokens_out", reply["tokens_out"])
+        TALLY.add("llm", "tokens_in", reply["tokens_in"])
+        TALLY.add("llm", "tokens_out", reply["tokens_out"])
         if reply["refusal"] or not reply["content"]:
             raise Reject(stage, "llm_refusal", "the model gave no content")
         return reply["content"], (key, reply) if self._cache else None

@@ -17,7 +17,7 @@ import grpc
 from apache_beam.io.components.adaptive_throttler import AdaptiveThrottler
 from apache_beam.io.components.rate_limiter import EnvoyRateLimiter
 
-from pipeline.llm.usage import USAGE
+from pipeline.tally import TALLY
 
 THROTTLE_DELAY_SECONDS = 1.0
 
@@ -52,7 +52,7 @@ class Throttle:
                 throttled = self._throttler.throttled(time.time() * 1000)
             if not throttled:
                 return
-            USAGE.add("cumulativeThrottlingSeconds", int(THROTTLE_DELAY_SECONDS))
+            TALLY.add("llm", "cumulativeThrottlingSeconds", int(THROTTLE_DELAY_SECONDS))
             await asyncio.sleep(THROTTLE_DELAY_SECONDS)
 
     def ended(self, succeeded: bool) -> None:

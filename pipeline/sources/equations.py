@@ -13,6 +13,7 @@ import re
 from fractions import Fraction
 
 from pipeline.reject import Reject
+from pipeline.text.arithmetic import written
 
 STAGE = "source"
 _VERBS = {ast.Add: ("+", "Adding {a} and {b}"), ast.Sub: ("-", "Taking {b} from {a}"),
@@ -22,19 +23,6 @@ _NOT_NAMES = frozenset({"and", "or", "of", "in", "on", "at", "to", "for", "each"
                         "less", "than", "the", "a", "an", "is", "are", "was", "were", "times", "per",
                         "with", "from", "by"})
 MAX_OPERATIONS = 12
-
-
-def written(value: Fraction) -> str:
-    """45 for 45.0; a decimal when it ends, else rounded to hundredths (as GSM8K notes round)."""
-    if value.denominator == 1:
-        return str(value.numerator)
-    denominator = value.denominator
-    while denominator % 2 == 0:
-        denominator //= 2
-    while denominator % 5 == 0:
-        denominator //= 5
-    text = f"{float(value):.10f}" if denominator == 1 else f"{float(value):.2f}"
-    return text.rstrip("0").rstrip(".")
 
 
 def _names(question: str) -> dict[Fraction, str]:

@@ -138,6 +138,39 @@ def final_answer(solution: str, last_number: bool = False) -> str | None:
     return numbers[-1].replace(",", "") if numbers else None
 
 
+_OPTION_RE = re.compile(r"^\s*\(?(?P<letter>[A-Ea-e])\s*[).:]\s*(?P<value>.*?)\s*$", re.S)
+_LETTER_LINE_RE = re.compile(r"\n?\s*(?:the\s+)?(?:correct\s+)?(?:answer|option)\s*(?:is)?\s*[:\-]?\s*"
+                             r"\(?[A-E]\)?\s*\.?\s*$", re.I)
+
+
+# a variable next to a number or an operator ("2x", "x+1"), or no value at all ("None of these")
+_NOT_A_NUMBER_RE = re.compile(r"\d\s*[a-z]\b|\b[a-z]\s*[-+*^]|[-+*^]\s*[a-z]\b|\b(?:none|all|cannot|both)\b",
+                              re.I)
+
+
+def open_question(options, letter: str, rationale: str) -> tuple[str, str]:
+    """A multiple-choice problem (AQuA's options, letter and rationale) as an open question:
+    a listener cannot see options, so the question is asked without them and the answer is
+    the correct option's value, which the pipeline then checks against the rationale like
+    any other answer. Only a plain number (units around it allowed) can stand alone; any
+    other correct option is a reject. Returns (rationale without its "Answer: B", answer)."""
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        raise Reject(STAGE, "wrong_type", "the options field is not a list of strings")
+    values = {}
+    for option in options:
+        match = _OPTION_RE.match(option)
+        if match:
+            values[match["letter"].upper()] = match["value"]
+    chosen = values.get(letter.strip().strip("()").upper())
+    if chosen is None:
+        raise Reject(STAGE, "missing_final_answer", f"answer {letter!r} names none of the options {options}")
+    numbers = _NUMBER_RE.findall(chosen)
+    if len(numbers) != 1 or _NOT_A_NUMBER_RE.search(chosen):
+        raise Reject(STAGE, "choice_not_a_number",
+                     f"the correct option {letter}) {chosen!r} is not a number a listener could give")
+    return _LETTER_LINE_RE.sub("", rationale).strip(), numbers[0].replace(",", "")
+
+
 @dataclass(frozen=True)
 class SourceFormat:
     """Which fields of a row hold the problem, its solution and its labels."""
@@ -149,10 +182,16 @@ class SourceFormat:
     level: str = ""
     last_number: bool = False
     equation: bool = False  # the solution is an expression to write out (``sources.equations``)
+    choices: str = ""  # multiple choice: the options field; ``answer`` then holds a letter
 
     def fields(self, row: dict, max_chars: int) -> tuple[str, str, str, dict]:
         problem = _text_field(row, self.problem, max_chars)
         solution = _text_field(row, self.solution, max_chars)
+        if self.choices:
+            letter = _text_field(row, self.answer, max_chars)
+            solution, answer = open_question(row.get(self.choices), letter, solution)
+            return problem, solution, answer, {"type": _label_field(row, self.type),
+                                               "level": _label_field(row, self.level)}
         if self.equation:
             solution, computed = worked_solution(problem, solution)
             given = _answer_field(row, self.answer, max_chars) if self.answer else computed
@@ -183,6 +222,7 @@ FORMATS: dict[str, SourceFormat] = {
     "orca": SourceFormat("question", "answer", last_number=True),
     "metamath": SourceFormat("query", "response", type="type"),
     "equation": SourceFormat("question", "equation", answer="answer", equation=True),
+    "aqua": SourceFormat("question", "rationale", answer="correct", choices="options"),
 }
 FIELD_NAMES = ("question", "solution", "answer", "type", "level")
 

@@ -12,7 +12,7 @@ from pipeline.reject import Reject
 from pipeline.sources.records import writes_latex
 from pipeline.text.latex import Unsayable, canonical, say
 from pipeline.text.quantities import find_quantities, quantity_values
-from pipeline.text.verbalize import normalize_space, unspeakable_characters
+from pipeline.text.verbalize import normalize_space, spoken_word_count, unspeakable_characters
 
 STAGE = "rewrite"
 
@@ -20,7 +20,8 @@ _UNSUITABLE = (
     ("diagram", re.compile(r"\[asy\]|\\begin\{(?:tikzpicture|picture)\}|\[img\]|!\[", re.I)),
     ("table", re.compile(r"\\begin\{(?:tabular|array)\}|^\s*\|.*\|\s*$", re.M)),
     ("matrix", re.compile(r"\\begin\{[pbvBV]?matrix\}")),
-    ("multiple_choice", re.compile(r"\(A\).*\(B\).*\(C\)|^\s*[A-D][.)]\s.*\n\s*B[.)]\s", re.S | re.M)),
+    ("multiple_choice", re.compile(r"\(A\).*\(B\).*\(C\)|^\s*[A-D][.)]\s.*\n\s*B[.)]\s"
+                                   r"|\bA\)\s*\S.{0,80}?\bB\)\s*\S.{0,80}?\bC\)", re.S | re.M)),
 )
 
 
@@ -42,8 +43,9 @@ def check_suitable(problem: str) -> None:
 
 
 def check_length(spoken: str, config: BuildConfig) -> None:
-    """A listener cannot hold a question much longer than a minute in mind."""
-    words = len(spoken.split())
+    """A listener cannot hold a question much longer than a minute in mind; a number counts
+    as the words it is said with ("1963" is four)."""
+    words = spoken_word_count(spoken)
     seconds = words / config.speaking_rate
     if words > config.max_question_words or seconds > config.max_question_seconds:
         raise Reject(STAGE, "too_long_to_speak",

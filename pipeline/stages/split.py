@@ -21,7 +21,14 @@ from pipeline.sources.records import boxed_answer, writes_latex
 from pipeline.stages.interleave import REASONING_SEPARATOR, RESPONSE_SEPARATOR
 from pipeline.stages.rewrite import unsuitable
 from pipeline.text.answers import numeric, same_answer
-from pipeline.text.arithmetic import NotArithmetic, NumberTooLarge, evaluate, parse_number, same_number
+from pipeline.text.arithmetic import (
+    NotArithmetic,
+    NumberTooLarge,
+    evaluate,
+    parse_number,
+    same_number,
+    written,
+)
 from pipeline.text.latex import Unsayable, say, spoken_values
 from pipeline.text.listening import ANSWER_LEAD, sentence_defects
 from pipeline.text.quantities import find_quantities, quantity_values, signed_values
@@ -91,6 +98,36 @@ def reaches_answer(steps: list[str], last_note: Fraction | None, gold: str) -> b
     return same_answer(gold, boxed) if boxed else same_answer(gold, steps[-1])
 
 
+# (a unit the last step may end in, how many of the answer's unit make one, the answer's unit)
+_CONVERSIONS = (
+    (re.compile(r"\$|\bdollars?\b"), 100, "cents"), (re.compile(r"\bcents?\b"), Fraction(1, 100), "dollars"),
+    (re.compile(r"\bhours?\b"), 60, "minutes"), (re.compile(r"\bminutes?\b"), Fraction(1, 60), "hours"),
+    (re.compile(r"\bminutes?\b"), 60, "seconds"), (re.compile(r"\bfeet\b|\bfoot\b"), 12, "inches"),
+    (re.compile(r"\bkilograms?\b"), 1000, "grams"), (re.compile(r"\bkilometers?\b"), 1000, "meters"),
+    (re.compile(r"\bmeters?\b"), 100, "centimeters"), (re.compile(r"\bweeks?\b"), 7, "days"),
+    (re.compile(r"\bdays?\b"), 24, "hours"),
+)
+
+
+def unit_conversion(step: str, last_note: Fraction | None, gold: str) -> str | None:
+    """A closing step for an answer asked in another unit than the last step gives ("$0.50"
+    when the question asks for cents, gold 50): "That is 0.5 * 100 = 50 cents.", so the
+    reasoning reaches the answer and the response never says a number it did not derive."""
+    number = numeric(gold)
+    if number is None:
+        return None
+    values = quantity_values(step) | ({last_note} if last_note is not None else set())
+    for unit, factor, target in _CONVERSIONS:
+        if not unit.search(step):
+            continue
+        for value in sorted(v for v in values if v):
+            if same_number(Fraction(value) * factor, number):
+                shown = written(Fraction(value))
+                operation = f"{shown} * {factor}" if factor >= 1 else f"{shown} / {written(1 / factor)}"
+                return f"That is {operation} = {written(number)} {target}."
+    return None
+
+
 def _numbers(text: str) -> set[str]:
     return {number.replace(",", "").lstrip("0") for number in _NUMBER_RE.findall(text)}
 
@@ -158,6 +195,11 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
         raise Reject(STAGE, "no_steps", "the solution has no reasoning lines")
     last_note = verify_notes(body)
     reasoning = [normalize_space(_NOTE_RE.sub("", line)) for line in lines]
+    if not reaches_answer(reasoning, last_note, record["answer"]):
+        converted = unit_conversion(reasoning[-1], last_note, record["answer"])
+        if converted:
+            reasoning.append(converted)
+            last_note = numeric(record["answer"])
     response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
     response += spoken_highlights(reasoning)
     response = within_budget(record, reasoning, _with_answer(record, reasoning, response), config)
@@ -214,7 +256,6 @@ def within_budget(record: dict, reasoning: list[str], response: list[dict],
     """A short spoken summary: the opener, the answer, and of the sentences between them
     those that fit the budget, the ones saying a result the step derives first, earlier
     ones before later (so speech starts early), kept in order."""
-    tokens_allowed, seconds_allowed = response_budget(reasoning, response, config)
     if _over_budget(reasoning, [response[0], response[-1]], config):
         # the last step said in full is too long: the answer is said on its own instead
         response = [*response[:-1], _answer_sentence(record, len(reasoning))]
@@ -226,6 +267,8 @@ def within_budget(record: dict, reasoning: list[str], response: list[dict],
             raise Reject(STAGE, "response_too_long", f"even the answer, {shorter['text']!r}, is "
                          "longer than the reasoning")
         return [shorter]
+    # the budget of the response as it now ends (the answer alone may have replaced a long step)
+    tokens_allowed, seconds_allowed = response_budget(reasoning, response, config)
     costs = _costs([s["text"] for s in response], config)
     first, last = costs[0], costs[-1]
     tokens, seconds = first[0] + last[0], first[1] + last[1]

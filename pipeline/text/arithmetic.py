@@ -104,3 +104,16 @@ def _rounds_to(exact: Fraction, written: Fraction) -> bool:
             break
     step = Fraction(1, 10**decimals)
     return abs(exact - written) <= step / 2
+
+
+def written(value: Fraction) -> str:
+    """45 for 45.0; a decimal when it ends, else rounded to hundredths (as GSM8K notes round)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    denominator = value.denominator
+    while denominator % 2 == 0:
+        denominator //= 2
+    while denominator % 5 == 0:
+        denominator //= 5
+    text = f"{float(value):.10f}" if denominator == 1 else f"{float(value):.2f}"
+    return text.rstrip("0").rstrip(".")

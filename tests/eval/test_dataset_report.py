@@ -2,6 +2,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from eval.dataset_report import build_report, cycle_ok, main
+from pipeline.text.listening import DEFECTS
 
 
 def test_report_rechecks_every_row(small_dataset, tmp_path):
@@ -30,21 +31,38 @@ def test_cycle_check():
     assert not cycle_ok([0, 1, 0, 1, 4], 2, 2)
 
 
+def _replace(table: pa.Table, name: str, values: list) -> pa.Table:
+    field = table.schema.field(name)
+    return table.set_column(table.schema.get_field_index(name), field, pa.array(values, field.type))
+
+
 def test_report_counts_what_a_listener_would_hear_as_wrong(small_dataset, tmp_path):
     shard = next((small_dataset / "data").glob("*.parquet"))
     table = pq.read_table(shard)
     responses = table.column("response").to_pylist()
+    questions = table.column("question").to_pylist()
     planted = ["He has seen 48 chimp legs because 48.",  # bare_reason
-               "First find how long Carly runs: 2 miles times 7 miles."]  # half_equation
+               "First find how long Carly runs: 2 miles times 7 miles.",  # half_equation
+               None,  # no_explanation, below
+               "The ratio is fifty fifths, which is 10.",  # ordinal_division
+               "So x is n to the power of th.",  # ordinal_exponent
+               "We use \\frac{3}{5} of it."]  # unspoken_markup
     for row, text in enumerate(planted):
-        responses[row][1]["text"] = text
+        if text:
+            responses[row][1]["text"] = text
     last = responses[2][-1]["after_step"]
     responses[2] = [responses[2][0], {"text": "So the answer is 23.", "after_step": last}]  # no_explanation
-    field = table.schema.field("response")
-    tampered = table.set_column(table.schema.get_field_index("response"), field,
-                                pa.array(responses, field.type))
+    answers = table.column("answer").to_pylist()
+    responses[6][-1]["text"] = f"So the answer is negative {answers[6]}."  # sign_mismatch
+    for row, text in ((7, "It costs 40 cents cents per mile."), (8, "Pupils in grades 4 minus 7 vote."),
+                      (9, "\u0410lice has 3 apples.")):  # doubled_unit, dash_as_minus, confusable_letters
+        questions[row] = text
+    durations = table.column("response_duration").to_pylist()
+    durations[10] = 25.0  # long_response
+    tampered = _replace(_replace(_replace(table, "response", responses), "question", questions),
+                        "response_duration", durations)
     (tmp_path / "data").mkdir()
     pq.write_table(tampered, tmp_path / "data" / "train-00000-of-00001.parquet")
     report = build_report(tmp_path)
-    assert report["spoken_defects"] == {"bare_reason": 1, "half_equation": 1, "no_explanation": 1}
-    assert build_report(small_dataset)["spoken_defects"]["bare_reason"] == 0
+    assert report["spoken_defects"] == dict.fromkeys(DEFECTS, 1)
+    assert set(build_report(small_dataset)["spoken_defects"].values()) == {0}

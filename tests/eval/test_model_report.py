@@ -5,11 +5,11 @@ from pathlib import Path
 
 from eval.model_report import bootstrap, main
 from eval.stream_score import category, playback_stalls, score_stream
+from pipeline.dataset.shards import read_rows, shard_files
 from pipeline.stages.interleave import arrange, schedule, tokenize_stream
 from pipeline.text.answers import numeric
 from pipeline.text.latex import spoken_values
 from pipeline.tokenizers import load_tokenizer
-from training.data import read_rows, shard_files
 from training.train import read_log
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,4 +84,4 @@ def test_eval_model_on_a_trained_checkpoint(small_dataset, tmp_path):
     assert 0.0 <= report["accuracy_95"][0] <= report["accuracy"] <= report["accuracy_95"][1] <= 1.0
     assert set(report["format_errors"]) == {"pad_in_wrong_slot", "missing_eos", "tokens_after_eos",
                                             "missing_answer"}
-    assert json.loads((tmp_path / "report" / "model_report.json").read_text())[0]["items"] == 3
+    assert json.loads((tmp_path / "report" / "model_report.json").read_text())["checkpoints"][0]["items"] == 3

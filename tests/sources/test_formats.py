@@ -108,3 +108,44 @@ def test_limit_and_weight_choose_the_same_rows_every_time(tmp_path):
     assert count_inputs(parse_source(f"math:{path}?weight=0.5"), None, 0) == first
     assert count_inputs(parse_source(f"math:{path}?limit=30"), 10, 0) == 10
     assert count_inputs(parse_source(f"math:{path}?limit=30"), None, 0) == 30
+
+
+AQUA = [
+    {"question": "A train travels 120 miles in 2 hours. How fast does it go, in miles per hour?",
+     "options": ["A)50 mph", "B)60 mph", "C)70 mph", "D)80 mph", "E)90 mph"],
+     "rationale": "The speed is 120/2 = 60 miles per hour.\nAnswer: B", "correct": "B"},
+    {"question": "Tom has 12 apples and gives away 5. How many apples does he have left?",
+     "options": ["A)5", "B)6", "C)7", "D)8", "E)9"],
+     "rationale": "He has 12 - 5 = 7 apples left.\nANSWER:C", "correct": "C"},
+    {"question": "Which expression is twice x plus one?",
+     "options": ["A)x+1", "B)2x+1", "C)2x", "D)x", "E)1"],
+     "rationale": "Twice x is 2x, plus one is 2x+1.\nAnswer: B", "correct": "B"},
+    {"question": "How many are there?", "options": ["A)1", "B)2", "C)3", "D)4", "E)None of these"],
+     "rationale": "None fit.\nAnswer: E", "correct": "E"},
+]
+
+
+def test_multiple_choice_becomes_an_open_question_with_the_options_value():
+    rows = [parse_line("aqua", "aqua", "train", 0, json.dumps(row).encode(), 10_000) for row in AQUA[:2]]
+    assert [r["answer"] for r in rows] == ["60", "7"]
+    assert rows[0]["solution"] == "The speed is 120/2 = 60 miles per hour."  # no "Answer: B" read aloud
+    for row in AQUA[2:]:
+        with pytest.raises(Reject) as rejected:
+            parse_line("aqua", "aqua", "train", 0, json.dumps(row).encode(), 10_000)
+        assert rejected.value.reason == "choice_not_a_number"
+
+
+def test_multiple_choice_through_the_pipeline(tmp_path):
+    from pipeline.cli import run
+
+    source = tmp_path / "aqua.jsonl"
+    inline = {"question": "Pick one: A)25, B)32, C)40. How many?", "answer": "#### 32"}
+    source.write_text("\n".join(json.dumps(row) for row in AQUA) + "\n")
+    (tmp_path / "inline.jsonl").write_text(json.dumps(inline) + "\n")
+    summary = run(["--source", f"aqua:{source}", "--source", f"gsm8k:{tmp_path / 'inline.jsonl'}",
+                   "--output", str(tmp_path / "out"), "--no_progress"])
+    rows = pq.read_table(tmp_path / "out" / "data").to_pylist()
+    assert summary["inputs"] == 5 == summary["outputs"] + summary["rejects"]
+    assert sorted(r["answer"] for r in rows) == ["60", "7"]
+    assert all("Answer" not in " ".join(r["reasoning"]) for r in rows)
+    assert summary["rejects_by_reason"] == {"source/choice_not_a_number": 2, "rewrite/multiple_choice": 1}

@@ -203,3 +203,26 @@ def test_an_answer_only_problem_is_no_solution_for_the_rules(config, solution):
     with pytest.raises(Reject) as caught:
         split(record, config)
     assert caught.value.reason == "no_solution"
+
+
+@pytest.mark.parametrize(("problem", "solution", "answer", "closing"), [
+    ("A pencil costs 25 cents. Sam buys 2 pencils. How many cents does he spend?",
+     "He spends 2*0.25 = $<<2*0.25=0.5>>0.50.\n#### 50", "50", "That is 0.5 * 100 = 50 cents."),
+    ("Ann walks 3 laps of half an hour each. How many minutes does she walk?",
+     "She walks 3*0.5 = <<3*0.5=1.5>>1.5 hours.\n#### 90", "90", "That is 1.5 * 60 = 90 minutes."),
+    ("A ribbon is 30 inches long. How many feet is it?",
+     "The ribbon she bought at the shop for the gift box is 30 inches long.\n#### 2.5", "2.5",
+     None),  # inches to feet is not a conversion the rules make: still a mismatch
+])
+def test_an_answer_in_another_unit_gets_its_conversion_step(problem, solution, answer, closing, config):
+    from pipeline.stages.interleave import interleave
+
+    record = rewrite(new_record("gsm8k", "train", 0, problem, solution, answer), config)
+    if closing is None:
+        with pytest.raises(Reject, match="answer_mismatch"):
+            split(record, config)
+        return
+    out = split(record, config)
+    assert out["reasoning"][-1] == closing
+    assert out["response"][-1]["after_step"] == len(out["reasoning"])
+    interleave(out, config.tokenizer, config.p, config.q, config.decode_rate)  # no drift at token level

@@ -1,0 +1,29 @@
+"""Reading a built dataset's Parquet shards: the one reader the trainer and the evaluator share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.dataset as ds
+
+
+def shard_files(dataset: str | Path, part: str = "data", required: bool = True) -> list[str]:
+    """The shards of ``part`` (``data`` or ``rejects``) of a dataset folder, in order."""
+    files = sorted(str(p) for p in Path(dataset).glob(f"{part}/*.parquet"))
+    if required and not files:
+        raise FileNotFoundError(f"no {part}/*.parquet shards under {dataset}")
+    return files
+
+
+def read_rows(files: list[str], columns: list[str] | None = None, batch_rows: int = 256) -> Iterator[dict]:
+    """Rows as dicts, a batch at a time (memory holds one batch, not the dataset)."""
+    if not files:
+        return
+    for batch in ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=batch_rows):
+        yield from batch.to_pylist()
+
+
+def dataset_rows(dataset: str | Path, part: str = "data", columns: list[str] | None = None) -> Iterator[dict]:
+    """Every row of one part of a dataset folder; none when the part has no shards."""
+    return read_rows(shard_files(dataset, part, required=False), columns)
