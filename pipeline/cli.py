@@ -20,7 +20,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, PortableOption
 from pipeline.beam.build import build_pipeline
 from pipeline.beam.loopback import serve_on_loopback
 from pipeline.beam.sink import write_json, write_text
-from pipeline.config import BuildConfig, RunOptions, options
+from pipeline.config import BuildConfig, RunOptions, options, without_credentials
 from pipeline.dataset.publish import check_writable, publish, start_staging
 from pipeline.dataset.summary import format_summary
 from pipeline.sources import EQUATION, GENERIC, check_sources, parse_source
@@ -148,13 +148,15 @@ def resolve(argv: list[str] | None) -> tuple[RunOptions, BuildConfig, list[str]]
 
 
 def resolved_recipe(run_options: RunOptions, config: BuildConfig) -> str:
-    """Every setting of the run as a recipe (flag names, YAML), to rerun it with ``--config``."""
+    """Every setting of the run as a recipe (flag names, YAML), to rerun it with ``--config``;
+    a URL keeps no password or query, as in ``summary.json``."""
     import yaml
 
     recipe = {}
     for settings in (run_options, config):
         for f, how in options(type(settings)):
             value = getattr(settings, f.name)
+            value = without_credentials(value) if isinstance(value, str) else value
             recipe[_flag(f, how)] = list(value) if isinstance(value, tuple) else value
     return yaml.safe_dump(recipe, sort_keys=False)
 

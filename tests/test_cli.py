@@ -105,3 +105,12 @@ def test_a_bad_recipe_is_a_one_line_error(tmp_path, recipe, message):
         run(["--config", str(path)])
     assert message in str(stopped.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_written_recipe_keeps_no_password():
+    from pipeline.cli import resolve, resolved_recipe
+
+    run_options, config, _ = resolve(["--output", "out", "--llm", "openai", "--model", "m",
+                                      "--base_url", "http://user:secret@host:8000/v1?token=abc"])
+    recipe = yaml.safe_load(resolved_recipe(run_options, config))
+    assert recipe["base_url"] == "http://host:8000/v1" and recipe["llm"] == "openai"
