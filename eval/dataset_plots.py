@@ -22,14 +22,17 @@ def write_plots(values: dict[str, list[float]], rejects: Counter, out: Path) -> 
         pyplot.close(figure)
         written.append(path)
 
-    figure, axes = pyplot.subplots(figsize=(6, 3.5), dpi=100)
-    axes.hist([values["first_substantive_seconds"], values["before_speaking_seconds"]], bins=30,
-              label=["interleaved: first substantive spoken token",
-                     "think then speak: whole reasoning first"])
-    axes.set_xlabel("delay before speech says something (s)")
-    axes.set_ylabel("rows")
-    axes.legend(fontsize=8)
-    save(figure, "delays")
+    def histogram(name: str, series: dict[str, str], xlabel: str) -> None:
+        figure, axes = pyplot.subplots(figsize=(6, 3.5), dpi=100)
+        axes.hist([values[key] for key in series], bins=30, label=list(series.values()))
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel("rows")
+        axes.legend(fontsize=8)
+        save(figure, name)
+
+    histogram("delays", {"first_substantive_seconds": "interleaved: first substantive spoken token",
+                         "before_speaking_seconds": "think then speak: whole reasoning first"},
+              "delay before speech says something (s)")
 
     figure, axes = pyplot.subplots(figsize=(6, 3.5), dpi=100)
     axes.scatter(values["reasoning_tokens"], values["response_tokens"], s=6, alpha=0.5)
@@ -37,21 +40,11 @@ def write_plots(values: dict[str, list[float]], rejects: Counter, out: Path) -> 
     axes.set_ylabel("response tokens")
     save(figure, "lengths")
 
-    figure, axes = pyplot.subplots(figsize=(6, 3.5), dpi=100)
-    axes.hist([values["question_words_per_second"], values["response_words_per_second"]], bins=30,
-              label=["question", "response"])
-    axes.set_xlabel("speaking rate (words per second of audio)")
-    axes.set_ylabel("rows")
-    axes.legend(fontsize=8)
-    save(figure, "speaking_rates")
-
-    figure, axes = pyplot.subplots(figsize=(6, 3.5), dpi=100)
-    axes.hist([values["question_seconds"], values["response_seconds"]], bins=30,
-              label=["question", "response"])
-    axes.set_xlabel("audio duration (s)")
-    axes.set_ylabel("rows")
-    axes.legend(fontsize=8)
-    save(figure, "durations")
+    histogram("speaking_rates", {"question_words_per_second": "question",
+                                 "response_words_per_second": "response"},
+              "speaking rate (words per second of audio)")
+    histogram("durations", {"question_seconds": "question", "response_seconds": "response"},
+              "audio duration (s)")
 
     figure, axes = pyplot.subplots(figsize=(6, max(2.0, 0.35 * len(rejects) + 1)), dpi=100)
     if rejects:
