@@ -60,10 +60,34 @@ def _int_array_check(field: dict):
     return check
 
 
+_SCALARS = {"integer": lambda v: type(v) is int, "number": lambda v: type(v) in (int, float),
+            "string": lambda v: type(v) is str, "boolean": lambda v: type(v) is bool}
+_PLAIN_KEYS = {"type", "description", "x-arrow"}
+
+
+def _flat_object_check(field: dict):
+    """For an object of plain scalars (``interleave_stats``): the same kind of one-pass check."""
+    properties = field.get("properties", {})
+    simple = (field.get("type") == "object" and field.get("additionalProperties") is False
+              and set(field) <= {"type", "properties", "required", "additionalProperties", "description"}
+              and all(set(p) <= _PLAIN_KEYS and p.get("type") in _SCALARS for p in properties.values()))
+    if not simple:
+        return None
+    kinds = {name: _SCALARS[p["type"]] for name, p in properties.items()}
+    required = set(field.get("required", []))
+
+    def check(value) -> bool:
+        return (type(value) is dict and required <= value.keys() <= kinds.keys()
+                and all(kinds[name](item) for name, item in value.items()))
+
+    return check
+
+
 @cache
 def fast_checks() -> dict:
-    """The one-pass checks of the fields that have one (see ``_int_array_check``)."""
-    found = {name: _int_array_check(field) for name, field in load("fields")["properties"].items()}
+    """The one-pass checks of the fields that have one (``_int_array_check``, ``_flat_object_check``)."""
+    found = {name: _int_array_check(field) or _flat_object_check(field)
+             for name, field in load("fields")["properties"].items()}
     return {name: check for name, check in found.items() if check is not None}
 
 

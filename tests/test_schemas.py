@@ -34,7 +34,8 @@ def test_token_arrays_are_checked_in_one_pass_with_the_same_verdicts():
 
     before = split(rewrite(generated_record(1, 0), BuildConfig()), BuildConfig())
     out = interleave(before, "qwen2.5", 2, 8, 50.0)
-    assert set(schemas.fast_checks()) == {"question_ids", "interleaved_ids", "interleaved_streams"}
+    fast = set(schemas.fast_checks())
+    assert {"question_ids", "interleaved_ids", "interleaved_streams", "interleave_stats"} <= fast
     assert schemas.first_error("interleave", out, before=before) is None
     streams = out["interleaved_streams"]
     wrong = {**out, "interleaved_streams": [*streams[:-1], 5]}
@@ -46,3 +47,10 @@ def test_token_arrays_are_checked_in_one_pass_with_the_same_verdicts():
         "interleaved_ids/0: True is not of type 'integer'")
     # what the one-pass check does not take, jsonschema still decides: 1.0 is an integer to it
     assert schemas.first_error("interleave", {**out, "question_ids": [1.0]}, before=before) is None
+    stats = out["interleave_stats"]
+    assert schemas.first_error("interleave", {**out, "interleave_stats": {**stats, "cycles": "9"}},
+                               before=before) == "interleave_stats/cycles: '9' is not of type 'integer'"
+    assert "extra" in schemas.first_error("interleave", {**out, "interleave_stats": {**stats, "extra": 1}},
+                                          before=before)
+    assert schemas.first_error("interleave", {**out, "interleave_stats": {**stats, "cycles": 9.0}},
+                               before=before) is None
