@@ -40,21 +40,24 @@ def _run_all(jobs: list[list[list[str]]], parallel: int, logs: list[Path]) -> No
             process = subprocess.Popen(commands[0], cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
         running.append((process, commands[1:], log))
 
-    while pending or running:
-        while pending and len(running) < parallel:
-            start(*pending.pop(0))
-        time.sleep(0.5)
-        for entry in list(running):
-            process, rest, log = entry
-            if process.poll() is None:
-                continue
-            running.remove(entry)
-            if process.returncode:
-                for other, _, _ in running:
-                    other.terminate()
-                raise SystemExit(f"failed (exit {process.returncode}): see {log}")
-            if rest:
-                start(rest, log)
+    try:
+        while pending or running:
+            while pending and len(running) < parallel:
+                start(*pending.pop(0))
+            time.sleep(0.5)
+            for entry in list(running):
+                process, rest, log = entry
+                if process.poll() is None:
+                    continue
+                running.remove(entry)
+                if process.returncode:
+                    raise SystemExit(f"failed (exit {process.returncode}): see {log}")
+                if rest:
+                    start(rest, log)
+    finally:  # a failure or Ctrl-C stops the other runs (a trainer checkpoints on SIGTERM)
+        for process, _, _ in running:
+            process.terminate()
+            process.wait()
 
 
 def build_sets(out: Path, train_items: int, test_items: int, parallel: int) -> None:
