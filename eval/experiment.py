@@ -172,14 +172,16 @@ def plot(layouts: dict[str, dict], decode_rate: float, path: Path) -> None:
 
 def write_report(out: Path, layouts: dict[str, dict], claims: list[dict], setup: dict) -> str:
     rate = setup["decode_rate"]
+    reused = (f"; {setup['reused']} of its {setup['steps_in_all']} sets and runs were reused from an "
+              "earlier run in the same folder") if setup["reused"] else ""
     lines = ["# Layout experiment", "",
              f"Train set: `generate:{setup['train_items']}` (seed 1); test set: {setup['test_rows']} "
              f"questions of `generate:{setup['test_items']}` (seed 2) not in the train set. Each layout "
              f"trained for {setup['steps']} steps of stage 3 (question text -> layout) from scratch, with "
              f"seeds {', '.join(map(str, setup['seeds']))}; decoded greedily; latency at {rate:g} "
              f"tokens/s, playback at {setup['speaking_rate']:g} spoken tokens/s.", "",
-             f"Command: `{setup['command']}` ({setup['seconds'] / 60:.0f} minutes on {os.cpu_count()} cores, "
-             "including steps reused from an earlier run in the same folder).", "",
+             f"Command: `{setup['command']}` ({setup['seconds'] / 60:.0f} minutes on {os.cpu_count()} cores"
+             f"{reused}).", "",
              "| layout | seeds | accuracy [95%, seeds and items] | per seed | multi-step accuracy | "
              "first spoken token (tokens / s) | answer at (tokens) | drift | stalled items | format errors |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -229,6 +231,10 @@ def main(argv: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     layouts, seeds = args.layouts.split(","), [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
+    done = [out / f"{name}-data" / "summary.json" for name in ("train", "test")]
+    done += [out / "runs" / f"{layout}-seed{seed}" / "model_report.json"
+             for layout in layouts for seed in seeds]
+    reused = sum(path.exists() for path in done)
     build_sets(out, args.train_items, args.test_items, args.jobs)
     overrides = ["eval_every=100000", "checkpoint_every=100", "data.holdout=0.02", *args.set]
     reports = run_layouts(out, layouts, seeds, args.steps, args.jobs, overrides, args.decode_rate,
@@ -237,7 +243,8 @@ def main(argv: list[str] | None = None) -> dict:
     cycle = reports[0]["cycle"] if reports else 10
     claims = check_claims(summary, cycle, args.decode_rate)
     setup = {"train_items": args.train_items, "test_items": args.test_items, "test_rows": reports[0]["items"],
-             "seconds": round(time.perf_counter() - started),
+             "seconds": round(time.perf_counter() - started), "reused": reused,
+             "steps_in_all": len(done),
              "steps": args.steps, "seeds": seeds, "decode_rate": args.decode_rate,
              "speaking_rate": args.speaking_rate, "overrides": overrides,
              "command": "python -m eval experiment " + " ".join(argv if argv is not None else sys.argv[2:])}
