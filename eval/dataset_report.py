@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -63,7 +64,8 @@ def heard_defects(row: dict) -> list[str]:
     gold = numeric(row["answer"])
     if gold and sentences:
         said = signed_values(sentences[-1])
-        if gold not in said and -gold in said:
+        negated = gold < 0 and re.search(r"\b(?:negative|minus)\b", sentences[-1])
+        if gold not in said and -gold in said and not negated:
             found.add("sign_mismatch")
     stats = row["interleave_stats"]
     if (stats["response_tokens"] > stats["reasoning_tokens"]

@@ -13,7 +13,8 @@ And in any spoken text, the question included (``spoken_defects``):
   "1 p.m. minus 6 p.m.", "t minus shirts");
 - ``confusable_letters``: a Cyrillic or Greek letter that looks Latin ("А" in "Аlice");
 - ``unspoken_markup``: LaTeX, braces, backticks or carets left in the words;
-- ``ordinal_division``: a division said as an improper ordinal fraction ("fifty fifths");
+- ``ordinal_division``: a whole number said as a fraction ("fifty fifths", "four halves"; "five
+  thirds" is how 5/3 is said);
 - ``ordinal_exponent``: "n to the power of th".
 A row also has ``sign_mismatch`` (the response's answer has the other sign than gold) and
 ``long_response`` (longer than its reasoning, or than the seconds a response may take).
@@ -42,9 +43,13 @@ DEFECTS = ("bare_reason", "half_equation", "no_explanation", "doubled_unit", "da
 _UNITS = ("cents?|dollars?|euros?|pounds?|percent|miles?|kilometers?|meters?|feet|foot|inches|inch|"
           "hours?|minutes?|seconds?|days?|weeks?|years?|grams?|kilograms?|liters?|gallons?")
 _DOUBLED_UNIT_RE = re.compile(rf"\b({_UNITS})\s+\1\b", re.I)
+# what may follow "x minus" in algebra ("x minus the floor of x", "a minus one half")
+_MATH_WORDS = ("(?:the|one|two|three|four|five|six|seven|eight|nine|ten|twice|half|log|sine|cosine|tangent|"
+               "square|cube|negative|pi|infinity|floor|ceiling|absolute|fraction|sum|product)")
 _DASH_AS_MINUS_RE = re.compile(
     r"\b(?:grades?|ages?|pages?|chapters?|rooms?|aisles?|levels?|from|between)\s+\d+\s+minus\s+\d"
-    r"|(?:[ap]\.m\.|[AP]M|o'clock)\s+minus\s+\d|(?<![\w-])[a-zA-Z]\s+minus\s+[a-z]{3,}")
+    r"|(?:[ap]\.m\.|[AP]M|o'clock)\s+minus\s+\d"
+    rf"|(?<![\w-])[a-zA-Z]\s+minus\s+(?!{_MATH_WORDS}\b)[a-z]{{3,}}")
 _CONFUSABLE_RE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 _MARKUP_RE = re.compile(r"[\\{}^`]")
 _ORDINAL_EXPONENT_RE = re.compile(r"\bpower of (?:th|st|nd|rd)\b")
@@ -53,7 +58,7 @@ _ORDINAL_EXPONENT_RE = re.compile(r"\bpower of (?:th|st|nd|rd)\b")
 @cache
 def _improper_ordinal_re() -> tuple[re.Pattern, dict[str, int], dict[str, int]]:
     cardinals = {num2words(n): n for n in range(1, 100)}
-    ordinals = {num2words(n, to="ordinal") + "s": n for n in range(2, 101)}
+    ordinals = {num2words(n, to="ordinal") + "s": n for n in range(3, 101)}  # "seconds" is time
     ordinals["halves"] = 2
     pattern = re.compile(rf"\b({'|'.join(sorted(cardinals, key=len, reverse=True))}) "
                          rf"({'|'.join(sorted(ordinals, key=len, reverse=True))})\b")
@@ -72,7 +77,7 @@ def spoken_defects(text: str) -> list[str]:
     if _MARKUP_RE.search(text):
         found.append("unspoken_markup")
     pattern, cardinals, ordinals = _improper_ordinal_re()
-    if any(cardinals[m.group(1)] >= ordinals[m.group(2)] for m in pattern.finditer(text.lower())):
+    if any(cardinals[m.group(1)] % ordinals[m.group(2)] == 0 for m in pattern.finditer(text.lower())):
         found.append("ordinal_division")
     if _ORDINAL_EXPONENT_RE.search(text):
         found.append("ordinal_exponent")
