@@ -56,7 +56,7 @@ _ORDINAL_EXPONENT_RE = re.compile(r"\bpower of (?:th|st|nd|rd)\b")
 
 
 @cache
-def _improper_ordinal_re() -> tuple[re.Pattern, dict[str, int], dict[str, int]]:
+def _said_fraction_re() -> tuple[re.Pattern, dict[str, int], dict[str, int]]:
     cardinals = {num2words(n): n for n in range(1, 100)}
     ordinals = {num2words(n, to="ordinal") + "s": n for n in range(3, 101)}  # "seconds" is time
     ordinals["halves"] = 2
@@ -76,7 +76,7 @@ def spoken_defects(text: str) -> list[str]:
         found.append("confusable_letters")
     if _MARKUP_RE.search(text):
         found.append("unspoken_markup")
-    pattern, cardinals, ordinals = _improper_ordinal_re()
+    pattern, cardinals, ordinals = _said_fraction_re()
     if any(cardinals[m.group(1)] % ordinals[m.group(2)] == 0 for m in pattern.finditer(text.lower())):
         found.append("ordinal_division")
     if _ORDINAL_EXPONENT_RE.search(text):
