@@ -18,7 +18,6 @@ import base64
 import io
 import json
 import os
-import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import openai
 
-from eval.model_report import bootstrap
+from eval.model_report import bootstrap, median
 from eval.stream_score import FORMAT_ERRORS, category, playback_stalls_at, score_stream
 from pipeline.dataset.shards import read_rows, shard_files
 from pipeline.tokenizers import Tokenizer, load_tokenizer
@@ -115,11 +114,6 @@ def score_reply(reply: Reply, row: dict, tokenizer: Tokenizer, speaking_rate: fl
             "seconds": reply.seconds, "stalls": playback_stalls_at(ready, speaking_rate), "reply": reply.text}
 
 
-def _median(values: list) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
 def evaluate_endpoint(client: openai.OpenAI, model: str, rows: list[dict], given: str, speaking_rate: float,
                       max_tokens: int) -> dict:
     tokenizers: dict[str, Tokenizer] = {}
@@ -150,9 +144,9 @@ def evaluate_endpoint(client: openai.OpenAI, model: str, rows: list[dict], given
         "drift_rate": (sum(item["drift"] is not None for item in reasoned) / len(reasoned)
                        if reasoned else None),
         "format_errors": {name: errors[name] for name in (*FORMAT_ERRORS, "request_failed")},
-        "response_words": _median([item["response_words"] for item in items]),
-        "first_token_seconds": _median([item["first_token_seconds"] for item in items]),
-        "answer_seconds": _median([item["answer_seconds"] for item in items]),
+        "response_words": median([item["response_words"] for item in items]),
+        "first_token_seconds": median([item["first_token_seconds"] for item in items]),
+        "answer_seconds": median([item["answer_seconds"] for item in items]),
         "stalled_items": sum(item["stalls"] > 0 for item in items),
         "items_detail": items,
     }

@@ -46,7 +46,8 @@ def bootstrap_runs(runs: list[list[bool]], seed: int = 0, rounds: int = 1000) ->
     return means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1]
 
 
-def _median(values: list) -> float | None:
+def median(values: list) -> float | None:
+    """The median of the values present (None where an item has none)."""
     present = [v for v in values if v is not None]
     return statistics.median(present) if present else None
 
@@ -80,12 +81,12 @@ def evaluate(checkpoint: str, rows: list[dict], decode_rate: float, speaking_rat
                         for kind, v in sorted(by_kind.items())},
         "drift_rate": sum(s.drift is not None for s in scores) / max(1, len(scores)),
         "format_errors": {name: errors[name] for name in FORMAT_ERRORS},
-        "response_words": _median([s.response_words for s in scores]),
-        "first_spoken_tokens": _median([s.first_spoken for s in scores]),
-        "first_spoken_seconds": seconds(_median([s.first_spoken for s in scores])),
-        "first_substantive_tokens": _median([s.first_substantive for s in scores]),
-        "answer_tokens": _median([s.answer_at for s in scores]),
-        "answer_seconds": seconds(_median([s.answer_at for s in scores])),
+        "response_words": median([s.response_words for s in scores]),
+        "first_spoken_tokens": median([s.first_spoken for s in scores]),
+        "first_spoken_seconds": seconds(median([s.first_spoken for s in scores])),
+        "first_substantive_tokens": median([s.first_substantive for s in scores]),
+        "answer_tokens": median([s.answer_at for s in scores]),
+        "answer_seconds": seconds(median([s.answer_at for s in scores])),
         "stalled_items": sum(s.stalls > 0 for s in scores),
         "silent_items": sum(s.first_spoken is None for s in scores),
         "items_detail": [{"id": row["id"], "category": kind, "correct": score.correct,
@@ -120,10 +121,10 @@ def summarize_layouts(reports: list[dict]) -> dict[str, dict]:
             "accuracy": sum(pooled) / max(1, len(pooled)), "accuracy_95": list(bootstrap_runs(runs)),
             "accuracy_by_run": [r["accuracy"] for r in group],
             "by_category": by_category,
-            "first_spoken_tokens": _median([heard_at(item) for item in items]),
-            "first_spoken_by_run": [_median([heard_at(item) for item in r["items_detail"]]) for r in group],
+            "first_spoken_tokens": median([heard_at(item) for item in items]),
+            "first_spoken_by_run": [median([heard_at(item) for item in r["items_detail"]]) for r in group],
             "silent_items": sum(r["silent_items"] for r in group),
-            "answer_tokens": _median([r["answer_tokens"] for r in group]),
+            "answer_tokens": median([r["answer_tokens"] for r in group]),
             "drift_rate": statistics.mean(r["drift_rate"] for r in group),
             "stalled_items": sum(r["stalled_items"] for r in group),
             "format_errors": dict(sum((Counter(r["format_errors"]) for r in group), Counter())),
