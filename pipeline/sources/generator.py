@@ -190,7 +190,7 @@ def _garden(rng: random.Random, name: str) -> GeneratedProblem:
                 f"not grow. How many {plant} plants grow?")
     return GeneratedProblem("garden", question, (
         Step(f"{name} plants", f"{rows}*{per_row}", planted, " plants."),
-        Step("The plants that grow number", f"{planted}-{failed}", planted - failed, "."),
+        Step("So the number of plants that grow is", f"{planted}-{failed}", planted - failed, "."),
     ))
 
 
