@@ -78,7 +78,7 @@ def _beam(records: list[dict], config: BuildConfig | None, workers: int = 1) -> 
 
 def main() -> None:
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tests.openai_server", "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port),
                                "--latency", str(LATENCY)], stdout=subprocess.PIPE)
     server.stdout.readline()
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -19,18 +19,23 @@ from apache_beam.options.pipeline_options import PipelineOptions, PortableOption
 
 from pipeline.beam.build import build_pipeline
 from pipeline.beam.loopback import serve_on_loopback
+from pipeline.beam.progress import close_progress
 from pipeline.beam.sink import write_json, write_text
 from pipeline.config import BuildConfig, RunOptions, options, without_credentials
 from pipeline.dataset.publish import check_writable, publish, start_staging
 from pipeline.dataset.summary import format_summary
-from pipeline.sources import EQUATION, GENERIC, check_sources, parse_source
+from pipeline.dry_run import format_projection, project
+from pipeline.llm.batch import build_in_batches
+from pipeline.llm.client import batch_client
+from pipeline.remote import SERVICE_KINDS
+from pipeline.sources import EQUATION, GENERIC, check_sources, parse_source, source_licenses
 from pipeline.sources.contamination import load_index
 from pipeline.sources.records import generic_format
 from pipeline.tokenizers import load_tokenizer
 
 # Rejects that say a service was down, not that the record was bad.
-SERVICE_REASONS = ("llm_unreachable", "llm_timeout", "llm_throttled", "llm_rate_limiter_unreachable",
-                   "tts_unreachable", "tts_throttled", "asr_unreachable")
+SERVICE_REASONS = {f"{service}_{kind}" for service in ("llm", "tts", "asr") for kind in SERVICE_KINDS} | {
+    "llm_rate_limiter_unreachable"}
 GROUPS = {"sources": "sources", "output": "output", "build": "the whole build", "rewrite": "stage 1, rewrite",
           "split": "stage 2, split", "llm": "the LLM endpoint (stages 1-2, judge)",
           "interleave": "stage 3, interleave", "speech": "stage 4, speech"}
@@ -142,9 +147,11 @@ def resolve(argv: list[str] | None) -> tuple[RunOptions, BuildConfig, list[str]]
     if not run_options.output:
         raise SystemExit("--output is required (a flag, or output: in the --config recipe)")
     config = BuildConfig(**{k: v for k, v in settings.items() if k not in run_names})
-    llm_cache_dir = "" if run_options.no_cache or "openai" not in (config.llm, config.judge) else (
+    remote = "openai" in (config.llm, config.judge)
+    llm_cache_dir = "" if run_options.no_cache or not remote else (
         run_options.cache_dir or FileSystems.join(run_options.output, "llm_cache"))
-    return run_options, replace(config, llm_cache_dir=llm_cache_dir), beam_args
+    llm_batch_dir = FileSystems.join(run_options.output, "llm_batch") if config.llm_batch and remote else ""
+    return run_options, replace(config, llm_cache_dir=llm_cache_dir, llm_batch_dir=llm_batch_dir), beam_args
 
 
 def resolved_recipe(run_options: RunOptions, config: BuildConfig) -> str:
@@ -202,19 +209,38 @@ def run(argv: list[str] | None = None) -> dict:
                                 for m in FileSystems.match([s.path])[0].metadata_list])
     except ValueError as error:
         raise SystemExit(str(error)) from None
-    staging = start_staging(output)
     if _all_on_this_machine(beam_args):
         serve_on_loopback()
+    progress = not run_options.no_progress and _local(beam_args)
+
+    def build(run_specs, folder: str, run_config: BuildConfig, show_progress: bool = False):
+        pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
+        build_pipeline(pipeline, run_specs, " + ".join(sources), folder, run_config, run_options.limit,
+                       run_options.shard_rows, run_options.num_shards, generic, run_options.shard_bytes,
+                       progress=show_progress, splits=run_options.splits,
+                       license_ids=source_licenses(specs, run_options.license))
+        result = pipeline.run()
+        result.wait_until_finish()
+        close_progress()
+        with FileSystems.open(FileSystems.join(folder, "summary.json")) as handle:
+            return json.loads(handle.read()), result
+
+    if run_options.dry_run:
+        projected = project(specs, run_options, config, lambda *args: build(*args)[0])
+        print(format_projection(projected))
+        return projected
+    staging = start_staging(output)
     started = time.perf_counter()
-    pipeline = beam.Pipeline(options=PipelineOptions(beam_args))
-    build_pipeline(pipeline, specs, " + ".join(sources), staging, config, run_options.limit,
-                   run_options.shard_rows, run_options.num_shards, generic, run_options.shard_bytes,
-                   progress=not run_options.no_progress and _local(beam_args))
-    result = pipeline.run()
-    result.wait_until_finish()
+    if config.llm_batch_dir:
+        summary, result = build_in_batches(lambda pass_config: build(specs, staging, pass_config, progress),
+                                           config, batch_client(config), lambda: start_staging(output))
+    else:
+        summary, result = build(specs, staging, config, progress)
     elapsed = time.perf_counter() - started
-    with FileSystems.open(FileSystems.join(staging, "summary.json")) as handle:
-        summary = json.loads(handle.read())
+    if run_options.price_tts:
+        summary["totals"]["tts_estimated_cost"] = round(
+            summary["totals"].get("tts_characters", 0) * run_options.price_tts / 1e6, 4)
+        write_json(FileSystems.join(staging, "summary.json"), summary)
     write_text(FileSystems.join(staging, RECIPE), resolved_recipe(run_options, config))
     print(format_summary(summary))
     if "openai" in (config.llm, config.judge):
@@ -277,4 +303,4 @@ def llm_usage(result, price_in: float, price_out: float) -> dict:
 
 def main() -> None:
     summary = run(sys.argv[1:])
-    sys.exit(0 if summary["balanced"] else 1)
+    sys.exit(0 if summary.get("balanced", True) else 1)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import prompts
 from pipeline import __version__
+from pipeline.dataset.splits import DEFAULT_SPLITS, parse_splits
 from pipeline.sources import KINDS
 from pipeline.tts import ENGINES
 
@@ -97,6 +98,11 @@ class RunOptions:
                               metavar="SIZE")
     num_shards: int = option(0, "a fixed number of output shards instead of --shard_rows", "output",
                              parse=NON_NEGATIVE)
+    splits: str = option(DEFAULT_SPLITS, "output splits and their shares, chosen by a hash of each record's "
+                         "id (stable across runs and sources), e.g. train=0.98,validation=0.01,test=0.01",
+                         "output", parse=parse_splits, metavar="NAME=FRACTION,...")
+    license: str = option("", "the dataset's license as the Hub names it (e.g. cc-by-4.0); default: the "
+                          "sources' own (MIT for GSM8K and MATH), unknown for other files", "output")
     no_progress: bool = option(False, "do not print the progress line (local runners print one every 5 s)",
                                "output")
     cache_dir: str = option("", "where LLM replies are cached by content (local, gs://, s3://); default "
@@ -106,6 +112,14 @@ class RunOptions:
                              "llm", parse=NON_NEGATIVE_FLOAT)
     price_out: float = option(0.0, "price per million output tokens, for the cost estimate in the summary",
                               "llm", parse=NON_NEGATIVE_FLOAT)
+    price_tts: float = option(0.0, "price per million characters of speech, for the cost estimate",
+                              "speech", parse=NON_NEGATIVE_FLOAT)
+    price_core_hour: float = option(0.0, "price of one CPU core-hour, for the --dry_run estimate", "build",
+                                    parse=NON_NEGATIVE_FLOAT)
+    dry_run: bool = option(False, "build nothing: run a sample of the sources through the pipeline (rules "
+                           "and local speech, no paid calls) and print the whole run's projected rows, LLM "
+                           "tokens, speech characters, audio hours, core-hours, output bytes and cost",
+                           "build")
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,13 @@ class BuildConfig:
     llm_concurrency: int = option(64, "LLM requests in flight per stage on each worker thread", "llm",
                                   parse=POSITIVE)
     llm_cache_dir: str = ""  # from --cache_dir and --no_cache (``RunOptions``)
+    llm_batch: bool = option(False, "send stages 1-2 and the judge through the Batch API (/v1/files, "
+                             "/v1/batches; OpenAI, or vLLM's run_batch format) at half the price: the run "
+                             "waits for each batch, and a killed run resumes its batches by id", "llm")
+    llm_batch_poll: float = option(30.0, "seconds between polls of a running batch", "llm",
+                                   parse=POSITIVE_RATE)
+    llm_batch_dir: str = ""  # OUTPUT/llm_batch: batches submitted, requests pending, replies
+    llm_batch_collect: bool = False  # set by the CLI on the passes that gather a batch
     llm_api_key_file: str = option("", "a file holding the API key instead of --api_key_env (local, gs://...)",
                                    "llm", flag="api_key_file")
     llm_rpm: float = option(0, "requests per minute per worker (0: no limit); for one limit over all "

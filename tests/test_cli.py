@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from pipeline.cli import run
-from tests.openai_server import OpenAIServer
+from tests.fakes.openai_server import OpenAIServer
 
 
 def test_help_explains_every_flag():
@@ -31,13 +31,20 @@ def test_cli_builds_a_dataset_and_prints_the_summary(tmp_path, capsys):
     assert rows == 10
 
 
-def test_a_byte_target_sets_the_shard_count_and_progress_is_shown(tmp_path, capsys):
+def test_a_byte_target_sets_the_shard_count(tmp_path):
     from pipeline.beam.build import ESTIMATED_ROW_BYTES
 
-    run(["--source", "generate:12", "--output", str(tmp_path),
+    run(["--source", "generate:12", "--output", str(tmp_path), "--no_progress",
          "--shard_bytes", f"{4 * ESTIMATED_ROW_BYTES}B"])
     assert len(list((tmp_path / "data").glob("train-*-of-00003.parquet"))) == 3
-    assert "progress: 12 rows written of 12 inputs" in capsys.readouterr().err
+
+
+def test_progress_counts_rows_and_rejects_against_the_inputs(tmp_path, gsm8k_path, capsys):
+    source = tmp_path / "problems.jsonl"
+    source.write_bytes(b"".join(gsm8k_path.read_bytes().splitlines(keepends=True)[:3]) + b"{not json\n")
+    run(["--source", f"gsm8k:{source}", "--output", str(tmp_path / "out")])
+    final = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "4/4" in final and "rejects=1" in final and "100%" in final
 
 
 def test_rebuild_leaves_no_stale_shard(tmp_path):

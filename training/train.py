@@ -165,7 +165,7 @@ class Recipe:
         recipe = self.recipe
         torch.set_num_threads(recipe["threads"])
         torch.manual_seed(recipe["seed"])
-        self.files = shard_files(self.data)
+        self.files = shard_files(self.data, split="train")
         first = next(read_rows(self.files, ["tokenizer", "p", "q"]))
         self.tokenizer, self.p, self.q = first["tokenizer"], first["p"], first["q"]
         last = self.out / "last.pt"

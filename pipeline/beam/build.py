@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import json
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam.dedup import DropDuplicates
 from pipeline.beam.progress import Progress
-from pipeline.beam.sink import WriteShards, fill_missing_shards, shard_count, write_json, write_text
+from pipeline.beam.sink import (
+    WriteShards,
+    fill_missing_shards,
+    shard_count,
+    shard_sizes,
+    write_json,
+    write_text,
+)
 from pipeline.beam.source import ReadSource, count_inputs
 from pipeline.beam.stage import ApplyStage
 from pipeline.config import BuildConfig
-from pipeline.dataset.arrow import REJECT_SCHEMA, record_schema
+from pipeline.dataset.arrow import INTERLEAVING_KEY, REJECT_SCHEMA, record_schema
 from pipeline.dataset.card import dataset_card
+from pipeline.dataset.splits import DEFAULT_SPLITS, split_fractions, split_of
 from pipeline.dataset.summary import build_summary, quantiles_by_name, record_stats, record_totals
 from pipeline.sources import SourceSpec, contamination
 from pipeline.sources.records import SourceFormat
 from pipeline.stages import interleave, rewrite, speech, split
-from pipeline.tokenizers import load_tokenizer
+from pipeline.stages.interleave import layout_description
 
 STAGES = (
     ("rewrite", rewrite.make, "rewrite"),
@@ -33,17 +43,24 @@ ESTIMATED_ROW_BYTES = 795_000
 TEMP_DIR = "_parts"
 
 
-def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, outputs: int,
-              rejects: int, reasons: dict, histogram: list, totals: dict, shards: int,
-              written: list[int], reject_shards: int, rejects_written: list[int]) -> dict:
+def _finalize(_, output: str, source: str, config: BuildConfig, schema, inputs: int, outputs: int,
+              rejects: int, reasons: dict, histogram: list, totals: dict, shards: dict[str, int],
+              written: list[tuple[str, int]], split_counts: dict[str, int], reject_shards: int,
+              rejects_written: list[int], license_ids: list[str]) -> dict:
     """Runs once, after every shard: fill empty shards, write summary and card."""
-    schema = record_schema()
-    fill_missing_shards(FileSystems.join(output, "data"), "train", schema, shards, written)
+    data = FileSystems.join(output, "data")
+    for part, count in shards.items():
+        fill_missing_shards(data, part, schema, count, [i for name, i in written if name == part])
     fill_missing_shards(FileSystems.join(output, "rejects"), "rejects", REJECT_SCHEMA,
                         reject_shards, rejects_written)
-    special = load_tokenizer(config.tokenizer).special.as_dict()
+    splits = {part: {"num_examples": split_counts.get(part, 0), "shards": count,
+                     **shard_sizes(output, f"data/{part}-*.parquet")} for part, count in shards.items()}
+    splits_rejects = {"num_examples": rejects, "shards": reject_shards,
+                      **shard_sizes(output, "rejects/rejects-*.parquet")}
+    special = json.loads(schema.metadata[INTERLEAVING_KEY.encode()])["special_tokens"]
     summary = build_summary(source, config.as_dict(), inputs, outputs, rejects, reasons,
-                            quantiles_by_name(histogram), totals, shards, special)
+                            quantiles_by_name(histogram), totals, sum(shards.values()), special,
+                            splits, splits_rejects, license_ids)
     write_json(FileSystems.join(output, "summary.json"), summary)
     write_text(FileSystems.join(output, "README.md"), dataset_card(summary, schema))
     temp = FileSystems.join(output, TEMP_DIR)
@@ -55,7 +72,8 @@ def _finalize(_, output: str, source: str, config: BuildConfig, inputs: int, out
 def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_label: str, output: str,
                    config: BuildConfig, limit: int | None = None, shard_rows: int = 250,
                    num_shards: int = 0, generic: SourceFormat | None = None, shard_bytes: int = 0,
-                   progress: bool = False):
+                   progress: bool = False, splits: str = DEFAULT_SPLITS,
+                   license_ids: list[str] | None = None):
     """Add every step to ``pipeline``; returns the finished records and all rejects."""
     raws, sourced, rejects = [], [], []
     for number, spec in enumerate(specs):
@@ -77,15 +95,30 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
 
     inputs = raw | "CountInputs" >> beam.combiners.Count.Globally()
     expected_inputs = sum(count_inputs(spec, limit, config.seed) for spec in specs)
+    if progress:
+        _ = (records, rejects) | "Progress" >> Progress(expected_inputs)
     if shard_bytes:
         shard_rows = max(1, shard_bytes // ESTIMATED_ROW_BYTES)
-    shards = shard_count(expected_inputs, shard_rows, num_shards)
-    if progress:
-        _ = records | "Progress" >> Progress(expected_inputs)
+    fractions = split_fractions(splits)
+    shards = {name: shard_count(round(expected_inputs * fraction), shard_rows, num_shards)
+              for name, fraction in fractions}
     reject_shards = shard_count(expected_inputs, REJECT_SHARD_ROWS, 0)
     temp = FileSystems.join(output, TEMP_DIR)
-    written = records | "WriteRecords" >> WriteShards(
-        FileSystems.join(output, "data"), "train", record_schema(), FileSystems.join(temp, "data"), shards)
+    schema = record_schema(
+        {"question_audio": config.question_sampling_rate, "response_audio": config.response_sampling_rate},
+        layout_description(config.tokenizer, config.p, config.q))
+    names = [name for name, _ in fractions]
+    by_split = records | "Split" >> beam.Partition(
+        lambda record, _: names.index(split_of(record["id"], fractions)), len(names))
+    written = [
+        part | f"Write{name.title()}" >> WriteShards(
+            FileSystems.join(output, "data"), name, schema, FileSystems.join(temp, "data", name),
+            shards[name])
+        | f"Tag{name.title()}" >> beam.Map(lambda index, name=name: (name, index))
+        for (name, _), part in zip(fractions, by_split, strict=True)
+    ] | "AllWritten" >> beam.Flatten()
+    split_counts = (records | "SplitOf" >> beam.Map(lambda record: split_of(record["id"], fractions))
+                    | "CountSplits" >> beam.combiners.Count.PerElement())
     rejects_written = rejects | "WriteRejects" >> WriteShards(
         FileSystems.join(output, "rejects"), "rejects", REJECT_SCHEMA, FileSystems.join(temp, "rejects"),
         reject_shards)
@@ -101,10 +134,11 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
     side = beam.pvalue
     _ = (pipeline | "Once" >> beam.Create([None])
          | "Finalize" >> beam.Map(
-             _finalize, output, source_label, config,
+             _finalize, output, source_label, config, schema,
              inputs=side.AsSingleton(inputs), outputs=side.AsSingleton(outputs),
              rejects=side.AsSingleton(reject_count), reasons=side.AsDict(reasons),
              histogram=side.AsList(histogram), totals=side.AsDict(totals),
-             shards=shards, written=side.AsList(written), reject_shards=reject_shards,
-             rejects_written=side.AsList(rejects_written)))
+             shards=shards, written=side.AsList(written), split_counts=side.AsDict(split_counts),
+             reject_shards=reject_shards, rejects_written=side.AsList(rejects_written),
+             license_ids=license_ids or []))
     return records, rejects

@@ -1,50 +1,69 @@
-"""A progress line for local runs: finished rows, against the inputs counted at the start.
+"""A progress bar for local runs: records finished (written or rejected) against the
+inputs counted at the start, with the rate, the time left and the rejects so far.
 
 Remote runners show the per-stage Beam counters (records in, out, rejected by reason) in
-their own consoles. Locally ``Pipeline.run`` blocks until the end, so a DoFn fused with
-the last stage prints as rows finish; rejects are reported in the summary.
+their own consoles. Locally ``Pipeline.run`` blocks until the end, so DoFns fused with
+the last stage and with the rejects update one tqdm bar per worker process.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 
 import apache_beam as beam
+from tqdm import tqdm
+
+
+class _Bar:
+    """A tqdm bar of finished records with the rejects so far as its postfix."""
+
+    def __init__(self, total: int) -> None:
+        self.tqdm = tqdm(total=total, unit="rec", desc="records", file=sys.stderr, dynamic_ncols=True,
+                         mininterval=0.5 if sys.stderr.isatty() else 5.0, postfix={"rejects": 0})
+        self.rejects = 0
+
+    def add(self, rejected: bool) -> None:
+        if rejected:
+            self.rejects += 1
+            self.tqdm.set_postfix(rejects=self.rejects, refresh=False)
+        self.tqdm.update(1)
+
+
+_BARS: dict[int, _Bar] = {}  # one bar per process (the rows' and the rejects' DoFns share it)
 
 
 class ShowProgress(beam.DoFn):
-    """Counts finished rows; prints a line at most every ``every`` seconds."""
+    """Counts finished records, or rejects, on this process's bar."""
 
-    def __init__(self, total: int, every: float = 5.0) -> None:
-        self._total, self._every = total, every
+    def __init__(self, total: int, rejects: bool) -> None:
+        self._total, self._rejects = total, rejects
 
     def setup(self) -> None:
-        self._written = 0
-        self._started = self._shown = time.monotonic()
+        if self._total not in _BARS:
+            _BARS[self._total] = _Bar(self._total)
+        self._bar = _BARS[self._total]
 
-    def process(self, _row) -> None:
-        self._written += 1
-        now = time.monotonic()
-        if now - self._shown >= self._every:
-            self._shown = now
-            self._print(now)
+    def process(self, _element) -> None:
+        self._bar.add(self._rejects)
 
     def teardown(self) -> None:
-        self._print(time.monotonic())
+        self._bar.tqdm.refresh()
 
-    def _print(self, now: float) -> None:
-        seconds = now - self._started
-        print(f"progress: {self._written:,} rows written of {self._total:,} inputs in {seconds:.0f} s "
-              f"({self._written / max(seconds, 1e-9):.1f} rows/s)", file=sys.stderr, flush=True)
+
+def close_progress() -> None:
+    """End this process's bars (after the run), so what is printed next starts a line."""
+    while _BARS:
+        _BARS.popitem()[1].tqdm.close()
 
 
 class Progress(beam.PTransform):
-    """``records | Progress(total)``: prints progress, outputs nothing."""
+    """``(records, rejects) | Progress(total)``: shows progress, outputs nothing."""
 
     def __init__(self, total: int) -> None:
         super().__init__()
         self._total = total
 
-    def expand(self, records):
-        return records | "Show" >> beam.ParDo(ShowProgress(self._total))
+    def expand(self, streams):
+        records, rejects = streams
+        _ = records | "ShowRows" >> beam.ParDo(ShowProgress(self._total, rejects=False))
+        return rejects | "ShowRejects" >> beam.ParDo(ShowProgress(self._total, rejects=True))

@@ -39,8 +39,13 @@ def shard_path(directory: str, prefix: str, index: int, shards: int) -> str:
 
 
 def write_parquet(table: pa.Table, path: str) -> None:
+    """An empty table is written with no row group at all: ``datasets`` cannot read a row
+    group of 0 rows (it takes the first group's size as its batch size)."""
     with FileSystems.create(path) as handle:
-        pq.write_table(table, handle, row_group_size=ROW_GROUP_SIZE, compression="zstd")
+        if table.num_rows:
+            pq.write_table(table, handle, row_group_size=ROW_GROUP_SIZE, compression="zstd")
+        else:
+            pq.ParquetWriter(handle, table.schema, compression="zstd").close()
 
 
 def write_table(rows: list[dict], schema: pa.Schema, path: str) -> None:
@@ -118,6 +123,18 @@ def fill_missing_shards(directory: str, prefix: str, schema: pa.Schema, shards: 
     """Write empty shards where no row hashed, so every ``i-of-n`` file exists."""
     for index in sorted(set(range(shards)) - set(written)):
         write_table([], schema, shard_path(directory, prefix, index, shards))
+
+
+def shard_sizes(output: str, pattern: str) -> dict[str, int]:
+    """The bytes of the shards matching ``pattern`` under ``output``: ``num_bytes`` as the
+    Hub counts them (uncompressed, as Arrow holds them) and ``file_bytes`` on disk."""
+    num_bytes = file_bytes = 0
+    for match in FileSystems.match([FileSystems.join(output, pattern)])[0].metadata_list:
+        file_bytes += match.size_in_bytes
+        with FileSystems.open(match.path) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+        num_bytes += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    return {"num_bytes": num_bytes, "file_bytes": file_bytes}
 
 
 def write_text(path: str, text: str) -> None:

@@ -27,20 +27,29 @@ def arrow_type(prop: dict) -> pa.DataType:
     return _TYPES[prop["type"]]
 
 
-def _hf_feature(prop: dict):
+def _hf_feature(prop: dict, sampling_rate: int | None):
     """The ``datasets`` feature for a column, as its serialized dict."""
     import datasets
 
     if prop.get("x-hf") == "Audio":
-        return datasets.Features({"c": datasets.Audio()}).to_dict()["c"]
+        return datasets.Features({"c": datasets.Audio(sampling_rate=sampling_rate)}).to_dict()["c"]
     return datasets.Features.from_arrow_schema(pa.schema([("c", arrow_type(prop))])).to_dict()["c"]
 
 
-def record_schema() -> pa.Schema:
-    """Arrow schema of an output row, with the ``huggingface`` metadata ``datasets`` reads."""
+INTERLEAVING_KEY = "spoken_math"
+
+
+def record_schema(sampling_rates: dict[str, int] | None = None,
+                  interleaving: dict | None = None) -> pa.Schema:
+    """Arrow schema of an output row, with the ``huggingface`` metadata ``datasets`` reads
+    (each audio column's sampling rate in its feature) and, under ``spoken_math``, what a
+    reader needs to take the interleaved sequence apart: special tokens, stream codes, p:q."""
     props = schemas.load("fields")["properties"]
-    features = {name: _hf_feature(prop) for name, prop in props.items()}
+    rates = sampling_rates or {}
+    features = {name: _hf_feature(prop, rates.get(name)) for name, prop in props.items()}
     metadata = {"huggingface": json.dumps({"info": {"features": features}})}
+    if interleaving:
+        metadata[INTERLEAVING_KEY] = json.dumps(interleaving, sort_keys=True)
     return pa.schema([(name, arrow_type(prop)) for name, prop in props.items()], metadata=metadata)
 
 

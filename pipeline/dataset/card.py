@@ -1,12 +1,29 @@
-"""The dataset card: ``README.md`` with the YAML front matter the Hub and ``datasets`` read."""
+"""The dataset card: ``README.md`` with the YAML front matter the Hub and ``datasets`` read.
+
+Everything a loader or a trainer needs is machine-readable in the front matter: the
+license, the splits with their sizes, the features with each audio column's sampling
+rate, the rejects as a second config, and (under ``interleaving``) the tokenizer, p:q,
+special token ids, stream codes and the rules that laid the sequence out.
+"""
 
 from __future__ import annotations
+
+import json
 
 import pyarrow as pa
 import yaml
 
 import schemas
-from pipeline.stages.interleave import STREAM_NAMES
+from pipeline.dataset.arrow import INTERLEAVING_KEY, REJECT_SCHEMA
+
+# The Hub's size buckets: (upper bound, label).
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                   (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
+                   (1_000_000_000, "100M<n<1B"))
+
+
+def size_category(rows: int) -> str:
+    return next((label for bound, label in SIZE_CATEGORIES if rows < bound), "n>1T")
 
 
 def _features_yaml(schema: pa.Schema) -> list:
@@ -15,27 +32,57 @@ def _features_yaml(schema: pa.Schema) -> list:
     return datasets.Features.from_arrow_schema(schema)._to_yaml_list()
 
 
-def dataset_card(summary: dict, schema: pa.Schema) -> str:
-    front = {
+def _split_info(name: str, sizes: dict) -> dict:
+    return {"name": name, "num_bytes": sizes["num_bytes"], "num_examples": sizes["num_examples"]}
+
+
+def card_metadata(summary: dict, schema: pa.Schema) -> dict:
+    """The card's YAML front matter, as a mapping. A split or config without rows is left
+    out: ``datasets`` refuses to load a split that has no data."""
+    splits = {name: sizes for name, sizes in summary["splits"].items() if sizes["num_examples"]}
+    rejects = summary["rejects_split"]
+    licenses = summary["license"] or ["unknown"]
+    configs = [{"config_name": "default", "default": True,
+                "data_files": [{"split": name, "path": f"data/{name}-*"} for name in splits]}]
+    info = [{"config_name": "default", "features": _features_yaml(schema),
+             "splits": [_split_info(name, sizes) for name, sizes in splits.items()],
+             "download_size": sum(sizes["file_bytes"] for sizes in splits.values()),
+             "dataset_size": sum(sizes["num_bytes"] for sizes in splits.values())}]
+    if rejects["num_examples"]:
+        configs.append({"config_name": "rejects",
+                        "data_files": [{"split": "train", "path": "rejects/rejects-*"}]})
+        info.append({"config_name": "rejects", "features": _features_yaml(REJECT_SCHEMA),
+                     "splits": [_split_info("train", rejects)],
+                     "download_size": rejects["file_bytes"], "dataset_size": rejects["num_bytes"]})
+    return {
         "pretty_name": "Spoken math problems for thinking-in-speaking",
+        "license": licenses[0] if len(licenses) == 1 else licenses,
         "language": ["en"],
+        "size_categories": [size_category(summary["outputs"])],
         "task_categories": ["text-generation", "text-to-speech", "automatic-speech-recognition"],
         "tags": ["math", "speech", "reasoning", "thinking-in-speaking", "synthetic"],
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": "train", "path": "data/train-*"}]}],
-        "dataset_info": {
-            "features": _features_yaml(schema),
-            "splits": [{"name": "train", "num_examples": summary["outputs"]}],
-        },
+        "configs": configs,
+        "dataset_info": info,
+        INTERLEAVING_KEY: json.loads(schema.metadata[INTERLEAVING_KEY.encode()]),
     }
+
+
+def dataset_card(summary: dict, schema: pa.Schema) -> str:
+    front = card_metadata(summary, schema)
+    layout = front[INTERLEAVING_KEY]
     fields = schemas.load("fields")["properties"]
     columns = "\n".join(f"- `{name}`: {prop.get('description', '')}".rstrip(": ")
                         for name, prop in fields.items())
-    special = "\n".join(f"- `{name}`: id {token_id}"
-                        for name, token_id in summary["special_tokens"].items())
+    special = "\n".join(f"- `{name}`: id {token_id}" for name, token_id in layout["special_tokens"].items())
+    codes = ", ".join(f"{code} = {name}" for name, code in sorted(layout["stream_codes"].items(),
+                                                                   key=lambda item: item[1]))
+    rules = "\n".join(f"{number}. {rule}" for number, rule in enumerate(layout["rules"], 1))
     reasons = "\n".join(f"- {reason}: {count}" for reason, count in summary["rejects_by_reason"].items())
+    split_lines = "\n".join(f"- `{name}`: {sizes['num_examples']} rows in {sizes['shards']} shard(s) "
+                            f"(`data/{name}-*.parquet`)" for name, sizes in summary["splits"].items())
     config = summary["config"]
     stats = summary["stats"]
+    license_text = ", ".join(front["license"]) if isinstance(front["license"], list) else front["license"]
 
     def median(name: str) -> str:
         return f"{stats[name]['median']:.2f}" if name in stats else "n/a"
@@ -49,16 +96,25 @@ Each row is a math word problem turned into training data for a speech model tha
 reasons silently while it speaks: a spoken-style question (text and audio), a silent
 reasoning stream, a short spoken response whose sentences each wait for the reasoning
 step they depend on, and both streams interleaved at token level in cycles of
-{config['p']} response tokens then {config['q']} reasoning tokens.
+{layout['p']} response tokens then {layout['q']} reasoning tokens.
 
 Built from `{summary['source']}` with seed {config['seed']}, the `{config['llm']}` text
-backend, `{config['tts']}` speech and the `{config['tokenizer']}` tokenizer.
+backend, `{config['tts']}` speech and the `{layout['tokenizer']}` tokenizer
+({layout['tokenizer_version']}).
 
-## Counts
+License: {license_text} (from the sources; a build sets its own with `--license`).
+
+## Counts and splits
 
 - inputs: {summary['inputs']}
 - rows: {summary['outputs']}
-- rejected: {summary['rejects']} (in `rejects/`, each with its stage and reason)
+- rejected: {summary['rejects']} (`rejects/`, each with its stage and reason; the `rejects` config
+  when there are any)
+
+{split_lines}
+
+A row's split is chosen by a hash of its `id`, so it stays in the same split across runs
+and sources. The `split` column is the split of the *source* the problem came from.
 
 {reasons}
 
@@ -69,11 +125,16 @@ interleaved, against {median('before_speaking_seconds')} s when all reasoning co
 
 ## Interleaving
 
-`interleaved_streams` labels every position of `interleaved_ids`:
-{", ".join(f"{i} = {name}" for i, name in enumerate(STREAM_NAMES))}.
-Special tokens:
+`interleaved_streams` labels every position of `interleaved_ids`: {codes}.
+The same facts are in the front matter (`{INTERLEAVING_KEY}`) and in every shard's Parquet
+schema metadata (key `{INTERLEAVING_KEY}`, JSON). Special tokens:
 
 {special}
+
+How `interleaved_ids` is laid out, enough to re-interleave `reasoning` and `response`
+without this toolkit:
+
+{rules}
 
 ## Columns
 
@@ -83,6 +144,16 @@ Special tokens:
 
 ```python
 import datasets
-ds = datasets.load_dataset("parquet", data_dir="PATH/TO/THIS/FOLDER", split="train")
+ds = datasets.load_dataset("PATH/TO/THIS/FOLDER")            # train and any other splits
+rejects = datasets.load_dataset("PATH/TO/THIS/FOLDER", "rejects", split="train")
+```
+
+Decoding the audio columns with `datasets` needs FFmpeg's shared libraries (torchcodec).
+Without them, read the bytes and decode them with `soundfile`:
+
+```python
+import io, soundfile
+ds = ds.cast_column("question_audio", datasets.Audio(decode=False))
+samples, rate = soundfile.read(io.BytesIO(ds["train"][0]["question_audio"]["bytes"]))
 ```
 """

@@ -8,11 +8,12 @@ from pathlib import Path
 import pyarrow.dataset as ds
 
 
-def shard_files(dataset: str | Path, part: str = "data", required: bool = True) -> list[str]:
-    """The shards of ``part`` (``data`` or ``rejects``) of a dataset folder, in order."""
-    files = sorted(str(p) for p in Path(dataset).glob(f"{part}/*.parquet"))
+def shard_files(dataset: str | Path, part: str = "data", required: bool = True, split: str = "") -> list[str]:
+    """The shards of ``part`` (``data`` or ``rejects``) of a dataset folder, in order; of
+    one split (``train``, ``test``...) when ``split`` is given."""
+    files = sorted(str(p) for p in Path(dataset).glob(f"{part}/{split}{'-' if split else ''}*.parquet"))
     if required and not files:
-        raise FileNotFoundError(f"no {part}/*.parquet shards under {dataset}")
+        raise FileNotFoundError(f"no {part}/{split}{'-' if split else ''}*.parquet shards under {dataset}")
     return files
 
 

@@ -54,12 +54,19 @@ def record_totals(record: dict) -> list[tuple[str, float]]:
         ("interleaved_tokens", stats["length"]),
         ("response_pads", stats["response_pads"]),
         ("reasoning_pads", stats["reasoning_pads"]),
+        ("tts_characters", tts_characters(record)),
     ]
+
+
+def tts_characters(record: dict) -> int:
+    """Characters sent to the speech engine for a record: its question and its response."""
+    return len(record["question"]) + sum(len(sentence["text"]) for sentence in record["response"])
 
 
 def build_summary(source: str, config: dict, inputs: int, outputs: int, rejects: int,
                   reasons: dict[str, int], quantiles: dict[str, dict[str, float]],
-                  totals: dict[str, float], shards: int, special_tokens: dict[str, int]) -> dict:
+                  totals: dict[str, float], shards: int, special_tokens: dict[str, int],
+                  splits: dict[str, dict], rejects_split: dict, license_ids: list[str]) -> dict:
     return {
         "source": source,
         "inputs": inputs,
@@ -70,6 +77,9 @@ def build_summary(source: str, config: dict, inputs: int, outputs: int, rejects:
         "stats": quantiles,
         "totals": {name: round(value, 6) for name, value in sorted(totals.items())},
         "shards": shards,
+        "splits": splits,
+        "rejects_split": rejects_split,
+        "license": license_ids,
         "special_tokens": special_tokens,
         "config": config,
     }
@@ -85,6 +95,9 @@ def format_summary(summary: dict) -> str:
     for name in ("first_substantive_seconds", "before_speaking_seconds", "response_to_reasoning_tokens"):
         if name in summary["stats"]:
             lines.append(f"  median {name}: {summary['stats'][name]['median']:.3f}")
-    if "audio_hours" in summary["totals"]:
-        lines.append(f"  audio: {summary['totals']['audio_hours']:.2f} hours")
+    totals = summary["totals"]
+    if "audio_hours" in totals:
+        lines.append(f"  audio: {totals['audio_hours']:.2f} hours from {totals['tts_characters']:,.0f} "
+                     "characters of speech" + (f" (estimated cost {totals['tts_estimated_cost']:,.2f})"
+                                               if "tts_estimated_cost" in totals else ""))
     return "\n".join(lines)

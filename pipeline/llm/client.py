@@ -14,7 +14,6 @@ import asyncio
 import functools
 import json
 import os
-import random
 import re
 from urllib.parse import urlsplit
 
@@ -26,9 +25,11 @@ from openai.types.chat import ChatCompletion
 import prompts
 from pipeline.awaiting import AwaitingStage
 from pipeline.deadline import deadline
+from pipeline.llm.batch import PENDING_REASON, record_request, replies_folder
 from pipeline.llm.cache import ReplyCache, reply_key
 from pipeline.llm.limits import Budget, SharedLimit, Throttle
 from pipeline.reject import Reject
+from pipeline.remote import backoff_seconds, openai_client, openai_failure, retry_after
 from pipeline.tally import TALLY
 
 _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
@@ -36,29 +37,6 @@ _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 _NOT_RETRIED = ("llm_timeout", "llm_unreachable", "llm_http_error", "llm_throttled")
 SAMPLING = {"temperature": 0}
 CHARACTERS_PER_TOKEN = 4  # for the tokens-per-minute budget, before the server counts them
-MAX_BACKOFF_SECONDS = 30.0
-
-
-def _retry_after(error: Exception) -> float | None:
-    response = getattr(error, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _failure(error: Exception) -> tuple[str, str, bool]:
-    """(reject reason, detail, transient) for an error of the openai client."""
-    if isinstance(error, openai.APITimeoutError):
-        return "llm_timeout", "the endpoint did not answer in time", True
-    if isinstance(error, openai.APIConnectionError):
-        return "llm_unreachable", type(error).__name__, True
-    if isinstance(error, openai.RateLimitError):
-        return "llm_throttled", "HTTP 429", True
-    if isinstance(error, openai.APIStatusError):
-        return "llm_http_error", f"HTTP {error.status_code}", error.status_code >= 500
-    return "llm_invalid_response", f"{type(error).__name__}: {str(error)[:200]}", True
 
 
 @functools.lru_cache(maxsize=64)
@@ -76,7 +54,8 @@ class LLMClient:
                  retries: int = 4, cache: ReplyCache | None = None, backoff_seconds: float = 0.5,
                  requests_per_minute: float = 0, tokens_per_minute: float = 0,
                  structured_output: bool = False, max_in_flight: int = 64,
-                 shared_limit: SharedLimit | None = None, check_seconds: float = 10.0) -> None:
+                 shared_limit: SharedLimit | None = None, check_seconds: float = 10.0,
+                 batch_dir: str = "", collect: bool = False) -> None:
         self.model = model
         self._endpoint = urlsplit(base_url).netloc
         self._retries, self._cache, self._backoff = retries, cache, backoff_seconds
@@ -84,11 +63,13 @@ class LLMClient:
         self._throttle = Throttle()
         self._requests, self._tokens = Budget(requests_per_minute), Budget(tokens_per_minute)
         self._shared_limit = shared_limit
-        self._settings = {"base_url": base_url, "api_key": api_key or "none", "timeout": timeout,
-                          "max_retries": 0}
+        self._settings = {"base_url": base_url, "api_key": api_key, "timeout": timeout, "retries": 0,
+                          "asynchronous": True}
         self._max_in_flight = max_in_flight
         self._check_seconds = check_seconds
         self._clients: dict[asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, asyncio.Semaphore]] = {}
+        self._batch_dir, self._collect = batch_dir, collect
+        self._batch_replies = ReplyCache(replies_folder(batch_dir)) if batch_dir else None
 
     def stage(self, coroutine_function) -> AwaitingStage:
         """A stage function that awaits this client's replies, as many in flight as it allows."""
@@ -100,15 +81,18 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = (openai.AsyncOpenAI(**self._settings),
+            client = self._clients[loop] = (openai_client(**self._settings),
                                             asyncio.Semaphore(self._max_in_flight))
         return client
+
+    def _extra(self, stage: str, schema: dict) -> dict:
+        return {"response_format": {"type": "json_schema", "json_schema": {
+            "name": f"{stage}_reply", "schema": schema}}} if self._structured else {}
 
     async def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
         """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
         transient; the last failure is the reject."""
-        extra = {"response_format": {"type": "json_schema", "json_schema": {
-            "name": f"{stage}_reply", "schema": schema}}} if self._structured else {}
+        extra = self._extra(stage, schema)
         for attempt in range(self._retries + 1):
             if attempt:
                 TALLY.add("llm", "retries")
@@ -131,15 +115,12 @@ class LLMClient:
                 if not isinstance(reply, ChatCompletion) or not reply.choices:  # a proxy's HTML page
                     raise ValueError(f"HTTP 200 but no chat completion: {str(reply)[:120]!r}")
             except (openai.APIError, ValueError) as error:  # ValueError: a body cut short or not a reply
-                reason, detail, transient = _failure(error)
+                reason, detail, transient = openai_failure("llm", error)
                 self._throttle.ended(succeeded=not transient)  # only overload is a failure here
                 TALLY.add("llm", f"failed_{reason}")
                 if not transient or attempt == self._retries:
                     raise Reject(stage, reason, detail) from None
-                delay = _retry_after(error)
-                if delay is None:
-                    delay = min(MAX_BACKOFF_SECONDS, self._backoff * 2**attempt) * random.uniform(0.5, 1)
-                await asyncio.sleep(delay)
+                await asyncio.sleep(backoff_seconds(attempt, self._backoff, retry_after(error)))
                 continue
             self._throttle.ended(succeeded=True)
             choice = reply.choices[0]
@@ -152,15 +133,28 @@ class LLMClient:
 
     async def _chat(self, stage: str, messages: list[dict], schema: dict) -> tuple[str, tuple | None]:
         """The reply's content, and what to cache once it has passed every check (``None``
-        when it came from the cache): a reply that fails is never cached, so a rerun asks again."""
+        when it came from the cache): a reply that fails is never cached, so a rerun asks again.
+        With ``--llm_batch``, a reply a batch brought back is used like a fresh one; in a
+        collect pass, a request no batch has answered yet is recorded for the next batch."""
+        sampling = {**SAMPLING, "structured_output": self._structured}
+        key = reply_key(self.model, self._endpoint, sampling, messages)
         if self._cache:
-            sampling = {**SAMPLING, "structured_output": self._structured}
-            key = reply_key(self.model, self._endpoint, sampling, messages)
             reply = await asyncio.to_thread(self._cache.get, key)
             if reply is not None:
                 TALLY.add("llm", "cache_hits")
                 return reply["content"], None
-        reply = await self._request(stage, messages, schema)
+        reply = None
+        if self._batch_replies:
+            reply = await asyncio.to_thread(self._batch_replies.get, key)
+            if reply is None and self._collect:
+                body = {"model": self.model, "messages": messages, **SAMPLING, **self._extra(stage, schema)}
+                await asyncio.to_thread(record_request, self._batch_dir, key, body)
+                TALLY.add("llm", "batch_requests")
+                raise Reject(stage, PENDING_REASON, "waits for its reply from a batch")
+            if reply is not None:
+                TALLY.add("llm", "batch_replies")
+        if reply is None:
+            reply = await self._request(stage, messages, schema)
         TALLY.add("llm", "tokens_in", reply["tokens_in"])
         TALLY.add("llm", "tokens_out", reply["tokens_out"])
         if reply["refusal"] or not reply["content"]:
@@ -205,7 +199,7 @@ class LLMClient:
             await self._remember(first)
             return value
         except Reject as reject:
-            if reject.reason in _NOT_RETRIED:
+            if reject.reason in (*_NOT_RETRIED, PENDING_REASON):
                 raise
             feedback = (f"That reply failed a check ({reject.reason}: {reject.detail}). "
                         "Reply again with corrected JSON only.")
@@ -228,7 +222,13 @@ def client_for(config) -> LLMClient:
                      tokens_per_minute=config.llm_tpm, structured_output=config.llm_structured_output,
                      max_in_flight=config.llm_concurrency,
                      shared_limit=SharedLimit(config.llm_rate_limiter, config.llm_rate_limit_domain)
-                     if config.llm_rate_limiter else None, check_seconds=config.record_timeout)
+                     if config.llm_rate_limiter else None, check_seconds=config.record_timeout,
+                     batch_dir=config.llm_batch_dir, collect=config.llm_batch_collect)
+
+
+def batch_client(config) -> openai.OpenAI:
+    """The client that uploads, creates and polls batches (``--llm_batch``), on the driver."""
+    return openai_client(config.llm_base_url, api_key(config), config.llm_timeout, config.llm_retries)
 
 
 def api_key(config) -> str:

@@ -23,6 +23,11 @@ GENERIC = "generic"
 EQUATION = "equation"  # a question and an arithmetic expression (SVAMP, MAWPS, ASDiv)
 HUB_PREFIX = "hub:"
 KINDS = ("generate", *FORMATS, GENERIC)
+# The licenses of the sources whose kind names one dataset, as the Hub writes them; the
+# generator's problems are this project's. Other sources need --license.
+LICENSES = {"generate": "apache-2.0", "gsm8k": "mit", "math": "mit", "aqua": "apache-2.0", "orca": "mit",
+            "metamath": "mit"}
+UNKNOWN_LICENSE = "unknown"
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,14 @@ def parse_source(spec: str) -> SourceSpec:
         return SourceSpec("generate", count=int(location), limit=limit)
     return SourceSpec(kind, location, limit=limit, weight=weight, config=options.get("config"),
                       split=options.get("split", "train"))
+
+
+def source_licenses(specs: list[SourceSpec], given: str = "") -> list[str]:
+    """The dataset's licenses: the one given, else those of its sources (``unknown`` for a
+    source whose kind does not name one dataset)."""
+    if given:
+        return [given]
+    return sorted({LICENSES.get(spec.kind, UNKNOWN_LICENSE) for spec in specs})
 
 
 def check_sources(specs: list[SourceSpec]) -> None:

@@ -201,6 +201,29 @@ def make(config):
     return lambda record: interleave(record, config.tokenizer, config.p, config.q, config.decode_rate)
 
 
+RULES = (
+    "The sequence is cycles of p response slots followed by q reasoning slots.",
+    "Reasoning steps are tokenized one at a time, every step but the first with a leading newline; "
+    "response sentences likewise, every sentence but the first with a leading space.",
+    "A response slot takes the next response token once every token of the reasoning step its sentence "
+    "waits for (after_step; 0: none) has been emitted; otherwise that slot and the cycle's remaining "
+    "response slots hold the response pad.",
+    "A reasoning slot takes the next reasoning token; once the reasoning is done, the reasoning pad.",
+    "Once every reasoning token and every response token is out, EOS takes the next free response slot "
+    "and ends the sequence.",
+)
+
+
+def layout_description(tokenizer_name: str, p: int, q: int) -> dict:
+    """What a reader needs to re-interleave or take apart a sequence without this code:
+    tokenizer, p:q, special token ids, stream codes and the rules above."""
+    tokenizer = load_tokenizer(tokenizer_name)
+    return {"tokenizer": tokenizer.name, "tokenizer_version": tokenizer.version, "p": p, "q": q,
+            "special_tokens": tokenizer.special.as_dict(),
+            "stream_codes": {name: code for code, name in enumerate(STREAM_NAMES)},
+            "rules": list(RULES)}
+
+
 LAYOUTS = ("tis", "tbs", "direct")
 
 

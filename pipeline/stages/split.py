@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import prompts
 from pipeline.config import BuildConfig
+from pipeline.dataset.splits import category
 from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
 from pipeline.sources.records import boxed_answer, writes_latex
@@ -432,7 +433,8 @@ def _checked(record: dict, reasoning: list[str], response: list[dict], config: B
              last_note: Fraction | None = None) -> dict:
     validate_split(record, reasoning, response, config, last_note)
     checks = {"answer_verified": True, "quantity_drift": "pass", "judge": "off", "judge_reason": ""}
-    return {**record, "reasoning": reasoning, "response": response, "checks": checks}
+    kind = category(record["problem"], record["source"], record["metadata"], len(reasoning))
+    return {**record, "reasoning": reasoning, "response": response, "checks": checks, "category": kind}
 
 
 REPLY_SCHEMA = {

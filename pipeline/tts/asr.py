@@ -9,6 +9,7 @@ import os
 import jiwer
 import openai
 
+from pipeline.remote import openai_client, openai_failure
 from pipeline.text.verbalize import plain_words
 from pipeline.tts.voice import TTSError
 
@@ -22,16 +23,12 @@ def word_error_rate(expected: str, heard: str) -> float:
 class OpenAITranscriber:
     def __init__(self, base_url: str, model: str, api_key_env: str, timeout: float, retries: int) -> None:
         self._model = model
-        self._client = openai.OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "none",
-                                     timeout=timeout, max_retries=retries)
+        self._client = openai_client(base_url, os.environ.get(api_key_env, ""), timeout, retries)
 
     def transcribe(self, audio: bytes, name: str, mime: str) -> str:
         try:
             reply = self._client.audio.transcriptions.create(model=self._model, file=(name, audio, mime))
-        except (openai.APIConnectionError, openai.APITimeoutError) as error:
-            raise TTSError(f"transcription endpoint unreachable: {type(error).__name__}",
-                           "asr_unreachable") from None
-        except openai.APIStatusError as error:
-            raise TTSError(f"transcription endpoint answered HTTP {error.status_code}",
-                           "asr_http_error") from None
+        except openai.APIError as error:
+            reason, detail, _ = openai_failure("asr", error)
+            raise TTSError(f"transcription: {detail}", reason) from None
         return reply.text

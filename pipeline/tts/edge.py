@@ -7,13 +7,13 @@ Requests in flight are capped by the speech stage (``--tts_concurrency``)."""
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 
 import aiohttp
 import edge_tts
 import numpy as np
 
+from pipeline.remote import backoff_seconds
 from pipeline.tts.audio import decode_audio
 from pipeline.tts.voice import DEFAULT_PITCH, TTSError, Voice
 
@@ -40,7 +40,7 @@ class EdgeSpeech:
         last = None
         for attempt in range(self._retries + 1):
             if attempt:
-                time.sleep(min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
+                time.sleep(backoff_seconds(attempt))
             try:
                 audio = asyncio.run(self._fetch(text, voice))
                 return decode_audio(audio, self.sample_rate)

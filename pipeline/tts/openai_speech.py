@@ -9,6 +9,7 @@ import os
 import numpy as np
 import openai
 
+from pipeline.remote import openai_client, openai_failure
 from pipeline.tts.audio import decode_audio
 from pipeline.tts.voice import TTSError, Voice
 
@@ -20,18 +21,13 @@ class OpenAISpeech:
 
     def __init__(self, base_url: str, model: str, api_key_env: str, timeout: float, retries: int) -> None:
         self._model = model
-        self._client = openai.OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "none",
-                                     timeout=timeout, max_retries=retries)
+        self._client = openai_client(base_url, os.environ.get(api_key_env, ""), timeout, retries)
 
     def synthesize(self, text: str, voice: Voice) -> np.ndarray:
         try:
             reply = self._client.audio.speech.create(model=self._model, voice=voice.name, input=text,
                                                      response_format="wav", speed=round(voice.speed, 3))
-        except (openai.APIConnectionError, openai.APITimeoutError) as error:
-            raise TTSError(f"speech endpoint unreachable: {type(error).__name__}",
-                           "tts_unreachable") from None
-        except openai.RateLimitError:
-            raise TTSError("speech endpoint still throttling after retries", "tts_throttled") from None
-        except openai.APIStatusError as error:
-            raise TTSError(f"speech endpoint answered HTTP {error.status_code}", "tts_http_error") from None
+        except openai.APIError as error:
+            reason, detail, _ = openai_failure("tts", error)
+            raise TTSError(f"speech: {detail}", reason) from None
         return decode_audio(reply.content, self.sample_rate)

@@ -84,8 +84,63 @@ def test_datasets_loads_the_folder_with_audio_features(gsm8k_build):
     assert dataset.num_rows == summary["outputs"]
     assert isinstance(dataset.features["question_audio"], datasets.Audio)
     assert isinstance(dataset.features["response_audio"], datasets.Audio)
+    assert dataset.features["question_audio"].sampling_rate == 16000
+    assert dataset.features["response_audio"].sampling_rate == 24000
     card = (output / "README.md").read_text()
-    assert card.startswith("---\n") and "dtype: audio" in card and "151665" in card
+    assert card.startswith("---\n") and "151665" in card
+
+
+def test_the_card_is_complete_and_every_config_loads_without_a_warning(gsm8k_build, caplog):
+    import datasets
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    summary, output = gsm8k_build
+    card = DatasetCard.load(output / "README.md")
+    data = card.data.to_dict()
+    assert DatasetCardData(**data).to_dict() == data
+    assert data["size_categories"] == ["n<1K"] and data["license"]
+    info = {entry["config_name"]: entry for entry in data["dataset_info"]}
+    assert info["default"]["splits"][0]["num_examples"] == summary["outputs"]
+    assert info["default"]["splits"][0]["num_bytes"] > 0
+    assert info["rejects"]["splits"][0]["num_examples"] == summary["rejects"] == 5
+    layout = data["spoken_math"]
+    assert layout["special_tokens"]["<|response_pad|>"] == 151665 and layout["p"] == 2 and layout["q"] == 8
+    assert layout["stream_codes"] == {"response": 0, "reasoning": 1, "response_pad": 2, "reasoning_pad": 3,
+                                      "eos": 4}
+    shard = next((output / "data").glob("*.parquet"))
+    assert json.loads(pq.read_schema(shard).metadata[b"spoken_math"]) == layout
+    with caplog.at_level("WARNING"):
+        rows = datasets.load_dataset(str(output), split="train")
+        rejects = datasets.load_dataset(str(output), "rejects", split="train")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+    assert rows.num_rows == summary["outputs"] and rejects.num_rows == 5
+    assert set(rejects.column_names) >= {"stage", "reason", "detail"}
+
+
+def test_splits_are_chosen_by_id_and_load_as_splits(tmp_path, caplog):
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    from pipeline.cli import run
+    from pipeline.dataset.splits import split_fractions, split_of
+
+    summary = run(["--source", "generate:40", "--output", str(tmp_path / "out"), "--no_progress",
+                   "--splits", "train=0.6,validation=0.2,test=0.2"])
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "out" / "data").glob("*.parquet")) == [
+        "test", "train", "validation"]
+    with caplog.at_level("WARNING"):
+        loaded = datasets.load_dataset(str(tmp_path / "out"))
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+    assert set(loaded) == {"train", "validation", "test"}
+    assert sum(split.num_rows for split in loaded.values()) == summary["outputs"] == 40
+    fractions = split_fractions("train=0.6,validation=0.2,test=0.2")
+    for name, split in loaded.items():
+        assert summary["splits"][name]["num_examples"] == split.num_rows > 0
+        assert all(split_of(row_id, fractions) == name for row_id in split["id"])
+        assert set(split["category"]) == {"contextual_multi_step"}
+    card = DatasetCard.load(tmp_path / "out" / "README.md").data.to_dict()
+    assert card["license"] == "apache-2.0"  # the generator's problems are the project's
+    assert "rejects" not in {c["config_name"] for c in card["configs"]}  # none to load
 
 
 def test_summary_reports_delays(gsm8k_build):

@@ -3,7 +3,7 @@ import json
 
 from eval.endpoint_report import main
 from pipeline.dataset.shards import read_rows, shard_files
-from tests.openai_server import OpenAIServer
+from tests.fakes.openai_server import OpenAIServer
 
 COLUMNS = ["id", "question", "answer", "response", "question_audio"]
 

@@ -13,8 +13,8 @@ from pipeline.config import BuildConfig
 from pipeline.llm.limits import Throttle
 from pipeline.sources.records import generated_record
 from pipeline.stages import rewrite
-from tests.openai_server import OpenAIServer
-from tests.rate_limit_server import RateLimitServer
+from tests.fakes.openai_server import OpenAIServer
+from tests.fakes.rate_limit_server import RateLimitServer
 
 
 def test_a_stage_keeps_exactly_its_cap_of_requests_in_flight():

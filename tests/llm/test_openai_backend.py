@@ -7,7 +7,7 @@ import pytest
 import schemas
 from pipeline.reject import Reject
 from pipeline.stages import rewrite, split
-from tests.openai_server import OpenAIServer
+from tests.fakes.openai_server import OpenAIServer
 from tests.stages.test_split import NATALIA
 
 

@@ -11,7 +11,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from tests.openai_server import OpenAIServer
+from tests.fakes.openai_server import OpenAIServer
 
 
 def _build(output, server, count: int, *extra: str) -> subprocess.CompletedProcess:

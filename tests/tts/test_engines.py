@@ -13,7 +13,7 @@ from pipeline.cli import run
 from pipeline.config import BuildConfig
 from pipeline.tts import make_engine
 from pipeline.tts.voice import TTSError, Voice
-from tests.openai_server import OpenAIServer
+from tests.fakes.openai_server import OpenAIServer
 
 
 def _openai_config(base_url: str, retries: int = 2) -> BuildConfig:
@@ -110,7 +110,7 @@ def edge_endpoint(monkeypatch):
     """edge-tts's own client, pointed at the local Edge-protocol server instead of Bing."""
     import edge_tts.communicate
 
-    from tests.edge_server import EdgeServer
+    from tests.fakes.edge_server import EdgeServer
 
     def serve(**faults):
         server = EdgeServer(**faults)

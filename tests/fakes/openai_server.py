@@ -14,6 +14,11 @@ A streamed chat request (``stream: true``) is a model under evaluation: it is an
 token by token as server-sent events ``chunk_seconds`` apart, with ``student[question]``;
 a question sent as audio (an ``input_audio`` part) is recognized by ``heard[sha256 of
 the WAV]``.
+
+The Batch API is served too: ``/files`` takes and returns files, ``/batches`` creates a
+batch of chat requests and answers its lines with the same model once ``batches_open``
+is set (cleared: a batch stays ``in_progress``, for a run killed while it polls);
+``batched`` counts every line answered by its ``custom_id``.
 """
 
 from __future__ import annotations
@@ -103,6 +108,11 @@ class OpenAIServer(ThreadingHTTPServer):
         self.heard: dict[str, str] = {}
         self.chunk_seconds = 0.0
         self.audio_questions = 0
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict] = {}
+        self.batched: Counter = Counter()
+        self.batches_open = threading.Event()
+        self.batches_open.set()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -210,6 +220,54 @@ class OpenAIServer(ThreadingHTTPServer):
         return 200, json.dumps(value)
 
 
+    def upload(self, content_type: str, body: bytes) -> tuple[int, bytes, str, dict]:
+        """POST /files: a multipart upload, kept in memory."""
+        form = BytesParser(policy=default).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        upload = next(part for part in form.iter_parts()
+                      if part.get_param("name", header="content-disposition") == "file")
+        stored = self._add_file(upload.get_payload(decode=True), upload.get_filename())
+        return 200, json.dumps(stored).encode(), "application/json", {}
+
+    def _add_file(self, data: bytes, name: str) -> dict:
+        with self._seen_lock:
+            file_id = f"file-{len(self.files) + 1}"
+            self.files[file_id] = data
+        return {"id": file_id, "object": "file", "bytes": len(data), "created_at": 0, "filename": name,
+                "purpose": "batch", "status": "processed"}
+
+    def create_batch(self, body: dict) -> tuple[int, bytes, str, dict]:
+        with self._seen_lock:
+            batch_id = f"batch-{len(self.batches) + 1}"
+            self.batches[batch_id] = {
+                "id": batch_id, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+                "input_file_id": body["input_file_id"], "completion_window": body["completion_window"],
+                "status": "in_progress", "output_file_id": None, "error_file_id": None, "created_at": 0}
+        return 200, json.dumps(self.batches[batch_id]).encode(), "application/json", {}
+
+    def batch(self, batch_id: str) -> tuple[int, bytes, str, dict]:
+        """GET /batches/ID: answers the batch's lines the first time it is asked while
+        ``batches_open`` is set."""
+        batch = self.batches[batch_id]
+        if batch["status"] == "in_progress" and self.batches_open.is_set():
+            results = []
+            for line in self.files[batch["input_file_id"]].decode().splitlines():
+                request = json.loads(line)
+                status, content = self.reply(request["body"]["messages"])
+                self.batched[request["custom_id"]] += 1
+                completion = {"id": "chatcmpl-batch", "object": "chat.completion", "created": 0,
+                              "model": request["body"]["model"],
+                              "choices": [{"index": 0, "finish_reason": "stop",
+                                           "message": {"role": "assistant", "content": content}}],
+                              "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}}
+                results.append({"id": f"response-{len(results)}", "custom_id": request["custom_id"],
+                                "response": {"status_code": status, "request_id": "r", "body": completion},
+                                "error": None})
+            output = "".join(json.dumps(r) + "\n" for r in results).encode()
+            batch.update(status="completed", output_file_id=self._add_file(output, "output.jsonl")["id"])
+        return 200, json.dumps(batch).encode(), "application/json", {}
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -226,6 +284,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_GET(self) -> None:
+        server: OpenAIServer = self.server
+        server.requests[self.path] += 1
+        parts = self.path.split("/")
+        if "batches" in parts:
+            self._send(*server.batch(parts[-1]))
+        elif self.path.endswith("/content"):
+            self._send(200, server.files[parts[-2]], "application/octet-stream")
+        else:
+            self._send(404, b'{"error": {"message": "not found"}}', "application/json")
+
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers["Content-Length"]))
         server: OpenAIServer = self.server
@@ -234,9 +303,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.endswith("/audio/transcriptions"):
             self._send(*server.transcription(self.headers["Content-Type"], raw))
             return
+        if self.path.endswith("/files"):
+            self._send(*server.upload(self.headers["Content-Type"], raw))
+            return
         body = json.loads(raw)
         if self.path.endswith("/audio/speech"):
             self._send(*server.speech(body))
+            return
+        if self.path.endswith("/batches"):
+            self._send(*server.create_batch(body))
             return
         key = hashlib.sha256(raw).hexdigest()
         with server._seen_lock:
@@ -349,7 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    """Run the server on its own, for benchmarks: ``python -m tests.openai_server --port N``."""
+    """Run the server on its own, for benchmarks: ``python -m tests.fakes.openai_server --port N``."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--latency", type=float, default=0.0)

@@ -1,0 +1,118 @@
+"""``python -m pipeline.export DATASET OUT --format FORMAT``: a built dataset in the files
+other trainers read.
+
+- ``llamafactory``: LLaMA-Factory's multimodal sharegpt layout (``messages`` with
+  ``<audio>`` in the user turn, an ``audios`` list) as ``spoken_math.jsonl`` with the
+  ``dataset_info.json`` that registers it; audio paths are relative to OUT (LLaMA-Factory's
+  ``media_dir``, which defaults to its ``dataset_dir``).
+- ``swift``: ms-swift's standard ``messages``/``audios`` JSONL, with absolute audio paths.
+- ``jsonl``: one flat object per row (texts, the interleaved target, audio paths).
+
+The assistant turn is the interleaved target as text: the tokens of ``interleaved_ids``
+decoded in order, pads and EOS written as their special tokens, so a trainer that adds
+those tokens to its tokenizer learns the same sequence. Each clip is written once, as
+the file the dataset stores (WAV, or FLAC when built with ``--audio_format flac``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.dataset.shards import read_rows, shard_files
+from pipeline.tokenizers import load_tokenizer
+
+FORMATS = ("llamafactory", "swift", "jsonl")
+DATASET_NAME = "spoken_math"
+COLUMNS = ["id", "category", "question", "reasoning", "response", "answer", "tokenizer", "p", "q",
+           "interleaved_ids", "question_audio", "response_audio"]
+
+
+def audio_suffix(data: bytes) -> str:
+    return ".flac" if data[:4] == b"fLaC" else ".wav"
+
+
+def _write_clip(folder: Path, name: str, clip: dict) -> Path:
+    path = folder / f"{name}{audio_suffix(clip['bytes'])}"
+    path.write_bytes(clip["bytes"])
+    return path
+
+
+def conversation(row: dict, question_audio: str, interleaved_text: str) -> dict:
+    """One row as a ``messages``/``audios`` sample (LLaMA-Factory's and ms-swift's shape)."""
+    return {"messages": [{"role": "user", "content": "<audio>"},
+                         {"role": "assistant", "content": interleaved_text}],
+            "audios": [question_audio]}
+
+
+def flat(row: dict, question_audio: str, response_audio: str, interleaved_text: str) -> dict:
+    return {"id": row["id"], "category": row["category"], "question": row["question"],
+            "reasoning": row["reasoning"], "response": [s["text"] for s in row["response"]],
+            "answer": row["answer"], "interleaved": interleaved_text,
+            "question_audio": question_audio, "response_audio": response_audio}
+
+
+def export_rows(dataset: str | Path, out: Path, fmt: str, split: str = "") -> Iterator[dict]:
+    """The samples of ``fmt`` for every row of the dataset (one split when given), writing
+    each row's clips under ``out/audio`` as it goes."""
+    audio = out / "audio"
+    audio.mkdir(parents=True, exist_ok=True)
+    tokenizers = {}
+    for row in read_rows(shard_files(dataset, split=split), COLUMNS):
+        if row["tokenizer"] not in tokenizers:
+            tokenizers[row["tokenizer"]] = load_tokenizer(row["tokenizer"])
+        text = tokenizers[row["tokenizer"]].decode(row["interleaved_ids"])
+        question = _write_clip(audio, f"{row['id']}-question", row["question_audio"])
+        response = _write_clip(audio, f"{row['id']}-response", row["response_audio"])
+        if fmt == "llamafactory":
+            yield conversation(row, str(question.relative_to(out)), text)
+        elif fmt == "swift":
+            yield conversation(row, str(question.resolve()), text)
+        else:
+            yield flat(row, str(question.relative_to(out)), str(response.relative_to(out)), text)
+
+
+def dataset_info(file_name: str) -> dict:
+    """LLaMA-Factory's registration of the exported file (``--dataset spoken_math``)."""
+    return {DATASET_NAME: {"file_name": file_name, "formatting": "sharegpt",
+                           "columns": {"messages": "messages", "audios": "audios"},
+                           "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                                    "assistant_tag": "assistant"}}}
+
+
+def export(dataset: str | Path, out: str | Path, fmt: str, split: str = "") -> Path:
+    """Write the export; returns the JSONL file written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{DATASET_NAME}.jsonl"
+    partial = target.with_suffix(".jsonl.partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        for sample in export_rows(dataset, out, fmt, split):
+            handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
+    partial.replace(target)
+    if fmt == "llamafactory":
+        (out / "dataset_info.json").write_text(json.dumps(dataset_info(target.name), indent=2) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m pipeline.export", description=__doc__.split("\n\n")[0])
+    ap.add_argument("dataset", help="a folder built by python -m pipeline")
+    ap.add_argument("out", help="where the export goes (a folder)")
+    ap.add_argument("--format", required=True, choices=FORMATS)
+    ap.add_argument("--split", default="", help="one split only (train, validation, test); default all")
+    args = ap.parse_args(argv)
+    try:
+        target = export(args.dataset, args.out, args.format, args.split)
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(str(error))
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

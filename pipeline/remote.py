@@ -1,0 +1,61 @@
+"""What every call to a remote service shares (chat, speech, transcription): the
+``openai`` client for an endpoint, the wait before a retry, and the name of a failure.
+
+A failure's reason is ``SERVICE_KIND`` (``llm_timeout``, ``tts_throttled``,
+``asr_unreachable``...), the same kinds for every service, so a reject says what went
+wrong in the same words whichever call it was.
+"""
+
+from __future__ import annotations
+
+import random
+
+import openai
+
+MAX_BACKOFF_SECONDS = 30.0
+# The kinds of failure that say the service, not the record, was at fault.
+SERVICE_KINDS = ("timeout", "unreachable", "throttled")
+# A chat reply can be slow and still come (``llm_timeout``); a speech or transcription
+# endpoint that does not answer in time counts as down, and stops a worker asking.
+TIMEOUT_KIND = {"llm": "timeout", "tts": "unreachable", "asr": "unreachable"}
+
+
+def openai_client(base_url: str, api_key: str, timeout: float, retries: int,
+                  asynchronous: bool = False) -> openai.OpenAI | openai.AsyncOpenAI:
+    """The ``openai`` client of one endpoint; ``retries`` is how often it retries 429,
+    5xx and dropped connections itself (0 where the caller retries)."""
+    kind = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    return kind(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=retries)
+
+
+def retry_after(error: Exception) -> float | None:
+    """The seconds a ``Retry-After`` header asks for, when the error carries one."""
+    response = getattr(error, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def backoff_seconds(attempt: int, base: float = 0.5, asked: float | None = None) -> float:
+    """The wait before retry ``attempt`` (0-based): what the service asked for, else
+    exponential backoff with jitter, capped at ``MAX_BACKOFF_SECONDS``."""
+    if asked is not None:
+        return asked
+    return min(MAX_BACKOFF_SECONDS, base * 2**attempt) * random.uniform(0.5, 1)
+
+
+def openai_failure(service: str, error: Exception) -> tuple[str, str, bool]:
+    """(reason, detail, transient) for an error of the ``openai`` client calling ``service``
+    (``llm``, ``tts`` or ``asr``)."""
+    if isinstance(error, openai.APITimeoutError):
+        return f"{service}_{TIMEOUT_KIND[service]}", "the endpoint did not answer in time", True
+    if isinstance(error, openai.APIConnectionError):
+        return f"{service}_unreachable", f"the endpoint is unreachable: {type(error).__name__}", True
+    if isinstance(error, openai.RateLimitError):
+        return f"{service}_throttled", "HTTP 429, still throttled after retries", True
+    if isinstance(error, openai.APIStatusError):
+        transient = error.status_code >= 500
+        return f"{service}_http_error", f"the endpoint answered HTTP {error.status_code}", transient
+    return f"{service}_invalid_response", f"{type(error).__name__}: {str(error)[:200]}", True

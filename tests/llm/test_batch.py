@@ -1,0 +1,60 @@
+"""``--llm_batch`` against the local server's Batch API: the same shards as live calls,
+and a run killed while it polls resumes its batches without sending a request twice."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.cli import run
+from tests.fakes.openai_server import OpenAIServer
+
+SOURCE = "generate:16"
+
+
+def _flags(server: OpenAIServer, output: Path, *extra: str) -> list[str]:
+    return ["--source", SOURCE, "--output", str(output), "--llm", "openai", "--judge", "openai",
+            "--base_url", server.base_url, "--model", "m", "--no_progress", "--num_shards", "2", *extra]
+
+
+def _shards(output: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((output / "data").glob("*.parquet"))}
+
+
+def test_a_batch_run_gives_the_shards_of_a_live_run(tmp_path):
+    with OpenAIServer() as server:
+        live = run(_flags(server, tmp_path / "live"))
+        live_chats = server.requests["/v1/chat/completions"]
+        batched = run(_flags(server, tmp_path / "batch", "--llm_batch", "--llm_batch_poll", "0.05"))
+        assert server.requests["/v1/chat/completions"] == live_chats  # no live call in the batch run
+    assert batched["outputs"] == live["outputs"] == 16 and batched["rejects"] == 0
+    assert _shards(tmp_path / "batch") == _shards(tmp_path / "live")
+    state = json.loads((tmp_path / "batch" / "llm_batch" / "batches.json").read_text())
+    assert [entry["requests"] for entry in state] == [16, 16, 16]  # rewrite, split, judge
+    assert all(entry["status"] == "completed" and entry["stored"] for entry in state)
+    assert max(server.batched.values()) == 1 and sum(server.batched.values()) == 48
+
+
+def test_a_run_killed_while_polling_resumes_its_batch(tmp_path):
+    output = tmp_path / "out"
+    with OpenAIServer() as server:
+        server.batches_open.clear()  # batches stay in progress: the run polls
+        process = subprocess.Popen([sys.executable, "-m", "pipeline",
+                                    *_flags(server, output, "--llm_batch", "--llm_batch_poll", "0.05")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        state = output / "llm_batch" / "batches.json"
+        deadline = time.monotonic() + 120
+        while not state.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        assert state.exists()
+        time.sleep(0.3)  # polling
+        process.kill()
+        process.wait()
+        assert server.requests["/v1/batches"] == 1 and not server.batched
+        server.batches_open.set()
+        summary = run(_flags(server, output, "--llm_batch", "--llm_batch_poll", "0.05"))
+        assert server.requests["/v1/batches"] == 3  # the killed run's batch was resumed, not sent again
+        assert server.requests["/v1/chat/completions"] == 0
+    assert summary["outputs"] == 16 and summary["rejects"] == 0
+    assert max(server.batched.values()) == 1 and sum(server.batched.values()) == 48

@@ -1,0 +1,103 @@
+"""Exports for LLaMA-Factory and ms-swift, checked line by line against their documented
+dataset formats (LLaMA-Factory's data/README.md, "Multimodal Audio Dataset" with the
+OpenAI-style tags; ms-swift's "Custom Dataset", standard ``messages``/``audios``)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from pipeline.dataset.shards import read_rows, shard_files
+from pipeline.export import DATASET_NAME, export, main
+from pipeline.tokenizers import load_tokenizer
+
+MESSAGE = {
+    "type": "object",
+    "properties": {"role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}},
+    "required": ["role", "content"],
+    "additionalProperties": False,
+}
+# LLaMA-Factory's sharegpt layout: messages, and the audios column its dataset_info names.
+LLAMAFACTORY = {
+    "type": "object",
+    "properties": {"messages": {"type": "array", "items": MESSAGE, "minItems": 2},
+                   "audios": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+    "required": ["messages", "audios"],
+    "additionalProperties": False,
+}
+# ms-swift's standard keys: messages is required; audios holds paths or URLs.
+SWIFT_KEYS = {"messages", "rejected_response", "label", "images", "videos", "audios", "tools", "objects"}
+SWIFT = {
+    "type": "object",
+    "properties": {"messages": {"type": "array", "items": MESSAGE, "minItems": 1},
+                   "audios": {"type": "array", "items": {"type": "string"}}},
+    "required": ["messages"],
+    "propertyNames": {"enum": sorted(SWIFT_KEYS)},
+}
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def check_turns(sample: dict) -> None:
+    """What both trainers require beyond the shape: user and assistant turns alternate
+    (after an optional system turn), and there are as many ``<audio>`` tags as audios."""
+    roles = [m["role"] for m in sample["messages"] if m["role"] != "system"]
+    assert roles == ["user", "assistant"] * (len(roles) // 2) and roles
+    tags = sum(m["content"].count("<audio>") for m in sample["messages"])
+    assert tags == len(sample["audios"])
+
+
+@pytest.fixture(scope="module")
+def rows(small_dataset):
+    return list(read_rows(shard_files(small_dataset), ["id", "tokenizer", "interleaved_ids"]))
+
+
+def test_llamafactory_export_follows_its_documented_format(small_dataset, rows, tmp_path):
+    out = tmp_path / "lf"
+    target = export(small_dataset, out, "llamafactory")
+    info = json.loads((out / "dataset_info.json").read_text())[DATASET_NAME]
+    assert info["formatting"] == "sharegpt" and (out / info["file_name"]) == target
+    assert info["columns"] == {"messages": "messages", "audios": "audios"}
+    assert info["tags"] == {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                            "assistant_tag": "assistant"}
+    validator = Draft202012Validator(LLAMAFACTORY)
+    samples = lines(target)
+    assert len(samples) == len(rows)
+    tokenizer = load_tokenizer(rows[0]["tokenizer"])
+    for sample, row in zip(samples, rows, strict=True):
+        validator.validate(sample)
+        check_turns(sample)
+        audio = out / sample["audios"][0]  # relative to the dataset_dir, LLaMA-Factory's media_dir
+        assert audio.is_file() and audio.read_bytes()[:4] == b"RIFF"
+        assert sample["messages"][1]["content"] == tokenizer.decode(row["interleaved_ids"])
+        assert sample["messages"][1]["content"].endswith("<|response_end|>")
+
+
+def test_swift_export_follows_its_documented_format(small_dataset, rows, tmp_path):
+    target = export(small_dataset, tmp_path / "swift", "swift")
+    validator = Draft202012Validator(SWIFT)
+    samples = lines(target)
+    assert len(samples) == len(rows)
+    for sample in samples:
+        validator.validate(sample)
+        check_turns(sample)
+        assert all(Path(path).is_absolute() and Path(path).is_file() for path in sample["audios"])
+
+
+def test_jsonl_export_has_texts_and_both_clips(small_dataset, rows, tmp_path, capsys):
+    main([str(small_dataset), str(tmp_path / "flat"), "--format", "jsonl", "--split", "train"])
+    assert "wrote" in capsys.readouterr().out
+    samples = lines(tmp_path / "flat" / f"{DATASET_NAME}.jsonl")
+    assert [s["id"] for s in samples] == [r["id"] for r in rows]
+    for sample in samples:
+        assert sample["question"] and sample["reasoning"] and sample["response"] and sample["interleaved"]
+        assert (tmp_path / "flat" / sample["question_audio"]).is_file()
+        assert (tmp_path / "flat" / sample["response_audio"]).is_file()
+
+
+def test_export_of_a_folder_without_shards_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="no data/"):
+        main([str(tmp_path), str(tmp_path / "out"), "--format", "swift"])
