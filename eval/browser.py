@@ -63,6 +63,9 @@ def _record(text: str) -> dict:
     return record if isinstance(record, dict) else {"problem": text}
 
 
+AUDIO = ("question_audio", "response_audio")  # absent from a text-only build
+
+
 def items(data_dir: str | Path, kept: int = 40, rejected: int = 40) -> list[dict]:
     folder = Path(data_dir)
     tokenizers: dict = {}
@@ -72,8 +75,7 @@ def items(data_dir: str | Path, kept: int = 40, rejected: int = 40) -> list[dict
                     "question": row["question"], "reasoning": row["reasoning"],
                     "response": [s["text"] for s in row["response"]], "cycle": row["p"] + row["q"],
                     "p": row["p"], "tokens": _tokens(row, tokenizers),
-                    "question_audio": _audio(row["question_audio"]),
-                    "response_audio": _audio(row["response_audio"])})
+                    **{name: _audio(row[name]) for name in AUDIO if name in row}})
     columns = ["id", "source", "stage", "reason", "detail", "record"]
     for reject in _sample(dataset_rows(folder, "rejects", columns), rejected):
         record = _record(reject["record"] or "")

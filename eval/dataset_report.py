@@ -41,7 +41,7 @@ def cycle_ok(streams: list[int], p: int, q: int) -> bool:
 def check_row(row: dict) -> list[str]:
     """The problems found in one row (empty when it is sound)."""
     problems = []
-    error = schemas.first_error("record", row)
+    error = schemas.first_error("record" if "question_audio" in row else "interleave", row)
     if error:
         problems.append(f"schema: {error}")
     if not cycle_ok(row["interleaved_streams"], row["p"], row["q"]):
@@ -69,7 +69,7 @@ def heard_defects(row: dict) -> list[str]:
             found.add("sign_mismatch")
     stats = row["interleave_stats"]
     if (stats["response_tokens"] > stats["reasoning_tokens"]
-            or (row["response_duration"] or 0) > BuildConfig.max_response_seconds):
+            or (row.get("response_duration") or 0) > BuildConfig.max_response_seconds):
         found.add("long_response")
     return sorted(found)
 
@@ -109,15 +109,15 @@ def scan(data_dir: str | Path) -> tuple[dict, dict[str, list[float]], Counter]:
         figures["response_words"].append(words)
         figures["response_tokens"].append(stats["response_tokens"])
         figures["reasoning_tokens"].append(stats["reasoning_tokens"])
-        if row["question_duration"]:
+        if row.get("question_duration"):  # none in a text-only build
             question_words = len(row["question"].split())
             figures["question_words_per_second"].append(question_words / row["question_duration"])
-        if row["response_duration"]:
+            figures["question_seconds"].append(row["question_duration"])
+        if row.get("response_duration"):
             figures["response_words_per_second"].append(words / row["response_duration"])
+            figures["response_seconds"].append(row["response_duration"])
         ratio = stats["response_tokens"] / max(1, stats["reasoning_tokens"])
         figures["response_to_reasoning_tokens"].append(ratio)
-        figures["question_seconds"].append(row["question_duration"])
-        figures["response_seconds"].append(row["response_duration"])
         figures["pad_share"].append((stats["response_pads"] + stats["reasoning_pads"]) / stats["length"])
     rejects = Counter(f"{r['stage']}/{r['reason']}"
                       for r in dataset_rows(folder, "rejects", ["stage", "reason"]))

@@ -13,6 +13,7 @@ from pipeline.sources import KINDS
 from pipeline.tts import ENGINES
 
 LLM_PROMPTS = ("rewrite", "split")
+TEXT_ONLY = "none"  # --tts none: no speech stage, no audio columns
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,9 @@ class BuildConfig:
                                  "in words of the split prompt", "split")
     tts: str = option("espeak", "speech engine: espeak (embedded, offline), openai (any OpenAI-compatible "
                       "/v1/audio/speech endpoint: --tts_base_url, --tts_model), edge (Microsoft Edge online "
-                      "voices through edge-tts) or piper (local .onnx voices given with --voices; pip "
-                      "install 'spoken-math[piper]')", "speech", choices=ENGINES)
+                      "voices through edge-tts), piper (local .onnx voices given with --voices; pip "
+                      "install 'spoken-math[piper]'), or none: a text-only build, every column but the "
+                      "audio", "speech", choices=(*ENGINES, TEXT_ONLY))
     tokenizer: str = option("qwen2.5", "target tokenizer of the interleaved sequence: qwen2.5 (offline), "
                             "cl100k (offline), or hf:NAME_OR_PATH (a Hugging Face tokenizer by hub name or "
                             "local tokenizer.json)", "interleave")

@@ -36,19 +36,24 @@ def audio_suffix(data: bytes) -> str:
 
 
 def _write_clip(folder: Path, name: str, clip: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}{audio_suffix(clip['bytes'])}"
     path.write_bytes(clip["bytes"])
     return path
 
 
-def conversation(row: dict, question_audio: str, interleaved_text: str) -> dict:
-    """One row as a ``messages``/``audios`` sample (LLaMA-Factory's and ms-swift's shape)."""
+def conversation(row: dict, question_audio: str | None, interleaved_text: str) -> dict:
+    """One row as a ``messages``/``audios`` sample (LLaMA-Factory's and ms-swift's shape);
+    from a text-only build, the question is the user's text."""
+    if question_audio is None:
+        return {"messages": [{"role": "user", "content": row["question"]},
+                             {"role": "assistant", "content": interleaved_text}]}
     return {"messages": [{"role": "user", "content": "<audio>"},
                          {"role": "assistant", "content": interleaved_text}],
             "audios": [question_audio]}
 
 
-def flat(row: dict, question_audio: str, response_audio: str, interleaved_text: str) -> dict:
+def flat(row: dict, question_audio: str | None, response_audio: str | None, interleaved_text: str) -> dict:
     return {"id": row["id"], "category": row["category"], "question": row["question"],
             "reasoning": row["reasoning"], "response": [s["text"] for s in row["response"]],
             "answer": row["answer"], "interleaved": interleaved_text,
@@ -59,26 +64,28 @@ def export_rows(dataset: str | Path, out: Path, fmt: str, split: str = "") -> It
     """The samples of ``fmt`` for every row of the dataset (one split when given), writing
     each row's clips under ``out/audio`` as it goes."""
     audio = out / "audio"
-    audio.mkdir(parents=True, exist_ok=True)
     tokenizers = {}
     for row in read_rows(shard_files(dataset, split=split), COLUMNS):
         if row["tokenizer"] not in tokenizers:
             tokenizers[row["tokenizer"]] = load_tokenizer(row["tokenizer"])
         text = tokenizers[row["tokenizer"]].decode(row["interleaved_ids"])
-        question = _write_clip(audio, f"{row['id']}-question", row["question_audio"])
-        response = _write_clip(audio, f"{row['id']}-response", row["response_audio"])
-        if fmt == "llamafactory":
-            yield conversation(row, str(question.relative_to(out)), text)
-        elif fmt == "swift":
-            yield conversation(row, str(question.resolve()), text)
+        question = response = None
+        if "question_audio" in row:
+            question = _write_clip(audio, f"{row['id']}-question", row["question_audio"])
+            response = _write_clip(audio, f"{row['id']}-response", row["response_audio"])
+        if fmt == "swift":
+            yield conversation(row, question and str(question.resolve()), text)
+        elif fmt == "llamafactory":
+            yield conversation(row, question and str(question.relative_to(out)), text)
         else:
-            yield flat(row, str(question.relative_to(out)), str(response.relative_to(out)), text)
+            yield flat(row, question and str(question.relative_to(out)),
+                       response and str(response.relative_to(out)), text)
 
 
-def dataset_info(file_name: str) -> dict:
+def dataset_info(file_name: str, audio: bool = True) -> dict:
     """LLaMA-Factory's registration of the exported file (``--dataset spoken_math``)."""
-    return {DATASET_NAME: {"file_name": file_name, "formatting": "sharegpt",
-                           "columns": {"messages": "messages", "audios": "audios"},
+    columns = {"messages": "messages", "audios": "audios"} if audio else {"messages": "messages"}
+    return {DATASET_NAME: {"file_name": file_name, "formatting": "sharegpt", "columns": columns,
                            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
                                     "assistant_tag": "assistant"}}}
 
@@ -91,12 +98,15 @@ def export(dataset: str | Path, out: str | Path, fmt: str, split: str = "") -> P
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{DATASET_NAME}.jsonl"
     partial = target.with_suffix(".jsonl.partial")
+    audio = False
     with partial.open("w", encoding="utf-8") as handle:
         for sample in export_rows(dataset, out, fmt, split):
+            audio = audio or "audios" in sample
             handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
     partial.replace(target)
     if fmt == "llamafactory":
-        (out / "dataset_info.json").write_text(json.dumps(dataset_info(target.name), indent=2) + "\n")
+        info = dataset_info(target.name, audio)
+        (out / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return target
 
 

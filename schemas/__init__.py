@@ -62,7 +62,7 @@ def _int_array_check(field: dict):
 
 _SCALARS = {"integer": lambda v: type(v) is int, "number": lambda v: type(v) in (int, float),
             "string": lambda v: type(v) is str, "boolean": lambda v: type(v) is bool}
-_PLAIN_KEYS = {"type", "description", "x-arrow"}
+_PLAIN_KEYS = {"type", "description", "x-arrow", "x-stage"}
 
 
 def _flat_object_check(field: dict):

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import torch
 import yaml
 from torch.nn import functional as F
@@ -183,6 +184,13 @@ class Recipe:
         self.mel = mel_config(recipe)
         self.model = build_model(recipe, self.vocab).to(self.device)
         self.stages = [s for s in stages_for(recipe["layout"]) if s.number in self.stage_numbers]
+        present = set(pq.read_schema(self.files[0]).names)
+        for stage in self.stages:
+            missing = {c for phase in stage.phases for c in phase.task.needs} - present
+            if missing:
+                raise SystemExit(f"stage {stage.number} ({stage.name}) needs {', '.join(sorted(missing))}, "
+                                 f"which {self.data} has not (a text-only build, --tts none?); "
+                                 "choose stages with --stages")
         self.position = {"stage": self.stages[0].number if self.stages else 0, "phase": 0, "step": 0,
                          "global_step": 0, "epoch": 0, "batch": 0}
         self.done: list[int] = []

@@ -19,7 +19,7 @@ from pipeline.beam.sink import (
 )
 from pipeline.beam.source import ReadSource, count_inputs
 from pipeline.beam.stage import ApplyStage
-from pipeline.config import BuildConfig
+from pipeline.config import TEXT_ONLY, BuildConfig
 from pipeline.dataset.arrow import INTERLEAVING_KEY, REJECT_SCHEMA, record_schema
 from pipeline.dataset.card import dataset_card
 from pipeline.dataset.splits import DEFAULT_SPLITS, split_fractions, split_of
@@ -88,15 +88,16 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
         rejects.append(contaminated)
     records, duplicates = records | "Deduplicate" >> DropDuplicates()
     rejects.append(duplicates)
-    for stage, make, schema in STAGES:
+    for stage, make, schema in STAGES[:-1] if config.tts == TEXT_ONLY else STAGES:
         records, stage_rejects = records | ApplyStage(stage, make, config, schema)
         rejects.append(stage_rejects)
+    rejects_by_step = list(rejects)
     rejects = rejects | "AllRejects" >> beam.Flatten()
 
     inputs = raw | "CountInputs" >> beam.combiners.Count.Globally()
     expected_inputs = sum(count_inputs(spec, limit, config.seed) for spec in specs)
     if progress:
-        _ = (records, rejects) | "Progress" >> Progress(expected_inputs)
+        _ = (records, *rejects_by_step) | "Progress" >> Progress(expected_inputs)
     if shard_bytes:
         shard_rows = max(1, shard_bytes // ESTIMATED_ROW_BYTES)
     fractions = split_fractions(splits)
@@ -106,7 +107,7 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
     temp = FileSystems.join(output, TEMP_DIR)
     schema = record_schema(
         {"question_audio": config.question_sampling_rate, "response_audio": config.response_sampling_rate},
-        layout_description(config.tokenizer, config.p, config.q))
+        layout_description(config.tokenizer, config.p, config.q), text_only=config.tts == TEXT_ONLY)
     names = [name for name, _ in fractions]
     by_split = records | "Split" >> beam.Partition(
         lambda record, _: names.index(split_of(record["id"], fractions)), len(names))

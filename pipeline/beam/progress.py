@@ -57,13 +57,18 @@ def close_progress() -> None:
 
 
 class Progress(beam.PTransform):
-    """``(records, rejects) | Progress(total)``: shows progress, outputs nothing."""
+    """``(records, *rejects) | Progress(total)``: shows progress, outputs nothing. Each
+    stage's rejects are counted where they are made (a flattened collection of them would
+    be counted only once every stage is done)."""
 
     def __init__(self, total: int) -> None:
         super().__init__()
         self._total = total
 
     def expand(self, streams):
-        records, rejects = streams
-        _ = records | "ShowRows" >> beam.ParDo(ShowProgress(self._total, rejects=False))
-        return rejects | "ShowRejects" >> beam.ParDo(ShowProgress(self._total, rejects=True))
+        records, *rejects = streams
+        shown = records | "ShowRows" >> beam.ParDo(ShowProgress(self._total, rejects=False))
+        for number, stage_rejects in enumerate(rejects):
+            shown = stage_rejects | f"ShowRejects{number}" >> beam.ParDo(
+                ShowProgress(self._total, rejects=True))
+        return shown

@@ -59,12 +59,25 @@ def card_metadata(summary: dict, schema: pa.Schema) -> dict:
         "license": licenses[0] if len(licenses) == 1 else licenses,
         "language": ["en"],
         "size_categories": [size_category(summary["outputs"])],
-        "task_categories": ["text-generation", "text-to-speech", "automatic-speech-recognition"],
+        "task_categories": ["text-generation", "text-to-speech", "automatic-speech-recognition"]
+        if "question_audio" in schema.names else ["text-generation"],
         "tags": ["math", "speech", "reasoning", "thinking-in-speaking", "synthetic"],
         "configs": configs,
         "dataset_info": info,
         INTERLEAVING_KEY: json.loads(schema.metadata[INTERLEAVING_KEY.encode()]),
     }
+
+
+AUDIO_HELP = """
+Decoding the audio columns with `datasets` needs FFmpeg's shared libraries (torchcodec).
+Without them, read the bytes and decode them with `soundfile`:
+
+```python
+import io, soundfile
+ds = ds.cast_column("question_audio", datasets.Audio(decode=False))
+samples, rate = soundfile.read(io.BytesIO(ds["train"][0]["question_audio"]["bytes"]))
+```
+"""
 
 
 def dataset_card(summary: dict, schema: pa.Schema) -> str:
@@ -83,6 +96,12 @@ def dataset_card(summary: dict, schema: pa.Schema) -> str:
     config = summary["config"]
     stats = summary["stats"]
     license_text = ", ".join(front["license"]) if isinstance(front["license"], list) else front["license"]
+    if "question_audio" in schema.names:
+        speech = f"`{config['tts']}` speech"
+        audio_help = AUDIO_HELP
+    else:
+        speech = "no speech (a text-only build, `--tts none`: every column but the audio)"
+        audio_help = ""
 
     def median(name: str) -> str:
         return f"{stats[name]['median']:.2f}" if name in stats else "n/a"
@@ -99,7 +118,7 @@ step they depend on, and both streams interleaved at token level in cycles of
 {layout['p']} response tokens then {layout['q']} reasoning tokens.
 
 Built from `{summary['source']}` with seed {config['seed']}, the `{config['llm']}` text
-backend, `{config['tts']}` speech and the `{layout['tokenizer']}` tokenizer
+backend, {speech} and the `{layout['tokenizer']}` tokenizer
 ({layout['tokenizer_version']}).
 
 License: {license_text} (from the sources; a build sets its own with `--license`).
@@ -147,13 +166,4 @@ import datasets
 ds = datasets.load_dataset("PATH/TO/THIS/FOLDER")            # train and any other splits
 rejects = datasets.load_dataset("PATH/TO/THIS/FOLDER", "rejects", split="train")
 ```
-
-Decoding the audio columns with `datasets` needs FFmpeg's shared libraries (torchcodec).
-Without them, read the bytes and decode them with `soundfile`:
-
-```python
-import io, soundfile
-ds = ds.cast_column("question_audio", datasets.Audio(decode=False))
-samples, rate = soundfile.read(io.BytesIO(ds["train"][0]["question_audio"]["bytes"]))
-```
-"""
+{audio_help}"""

@@ -18,10 +18,14 @@ def shard_files(dataset: str | Path, part: str = "data", required: bool = True, 
 
 
 def read_rows(files: list[str], columns: list[str] | None = None, batch_rows: int = 256) -> Iterator[dict]:
-    """Rows as dicts, a batch at a time (memory holds one batch, not the dataset)."""
+    """Rows as dicts, a batch at a time (memory holds one batch, not the dataset); of the
+    ``columns`` asked for, those the shards have (a text-only build has no audio)."""
     if not files:
         return
-    for batch in ds.dataset(files, format="parquet").to_batches(columns=columns, batch_size=batch_rows):
+    dataset = ds.dataset(files, format="parquet")
+    if columns is not None:
+        columns = [name for name in columns if name in dataset.schema.names]
+    for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
         yield from batch.to_pylist()
 
 

@@ -9,16 +9,18 @@ def record_stats(record: dict) -> list[tuple[str, float]]:
     """The per-record figures whose distribution the summary reports, rounded so that a
     histogram of them stays small: quantiles are then exact and computed in one pass."""
     stats = record["interleave_stats"]
-    return [(name, round(value, DECIMALS)) for name, value in [
+    figures = [
         ("first_substantive_position", stats["first_substantive_position"]),
         ("first_substantive_seconds", stats["first_substantive_seconds"]),
         ("before_speaking_position", stats["before_speaking_position"]),
         ("before_speaking_seconds", stats["before_speaking_seconds"]),
         ("response_to_reasoning_tokens", stats["response_tokens"] / max(1, stats["reasoning_tokens"])),
         ("interleaved_length", stats["length"]),
-        ("question_seconds", record["question_duration"]),
-        ("response_seconds", record["response_duration"]),
-    ]]
+    ]
+    if "question_duration" in record:  # not in a text-only build
+        figures += [("question_seconds", record["question_duration"]),
+                    ("response_seconds", record["response_duration"])]
+    return [(name, round(value, DECIMALS)) for name, value in figures]
 
 
 def histogram_quantiles(histogram: dict[float, int]) -> dict[str, float]:
@@ -49,13 +51,15 @@ def quantiles_by_name(counts: list[tuple[tuple[str, float], int]]) -> dict[str, 
 
 def record_totals(record: dict) -> list[tuple[str, float]]:
     stats = record["interleave_stats"]
-    return [
-        ("audio_hours", (record["question_duration"] + record["response_duration"]) / 3600),
+    totals = [
         ("interleaved_tokens", stats["length"]),
         ("response_pads", stats["response_pads"]),
         ("reasoning_pads", stats["reasoning_pads"]),
-        ("tts_characters", tts_characters(record)),
     ]
+    if "question_duration" in record:
+        totals += [("audio_hours", (record["question_duration"] + record["response_duration"]) / 3600),
+                   ("tts_characters", tts_characters(record))]
+    return totals
 
 
 def tts_characters(record: dict) -> int:
