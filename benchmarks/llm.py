@@ -71,7 +71,7 @@ def _beam(records: list[dict], config: BuildConfig | None, workers: int = 1) -> 
     with beam.Pipeline(options=options) as pipeline:
         records = pipeline | beam.Create(records)
         if config is not None:
-            records, _ = records | ApplyStage("rewrite", rewrite.make, config, "rewrite")
+            records, _ = records | ApplyStage(rewrite.REWRITE, config)
         _ = records | beam.combiners.Count.Globally()
     return time.perf_counter() - start
 

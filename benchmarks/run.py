@@ -19,7 +19,8 @@ from pathlib import Path
 from benchmarks.report import machine, write_section
 from pipeline.config import BuildConfig
 from pipeline.reject import Reject
-from pipeline.sources.records import generated_record, parse_line
+from pipeline.sources.formats import parse_line
+from pipeline.sources.records import generated_record
 from pipeline.stages import interleave, rewrite, speech, split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ _speak = None
 
 def _start_worker(config: BuildConfig) -> None:
     global _speak
-    _speak = speech.make(config)
+    _speak = speech.setup(config)
 
 
 def _audio_seconds(record: dict) -> float:
@@ -96,9 +97,9 @@ def main() -> None:
     config = BuildConfig()
     name, records = source_records()
     results = {}
-    results["rewrite"], rewritten = timed(rewrite.make(config), records)
-    results["split"], split_records = timed(split.make(config), rewritten)
-    results["interleave"], interleaved = timed(interleave.make(config), split_records)
+    results["rewrite"], rewritten = timed(rewrite.setup(config), records)
+    results["split"], split_records = timed(split.setup(config), rewritten)
+    results["interleave"], interleaved = timed(interleave.setup(config), split_records)
     one_rate, one_rtf = speech_throughput(interleaved[:300], config, 1)
     two_rate, two_rtf = speech_throughput(interleaved[:300], config, 2)
     e2e_count = 600

@@ -21,6 +21,7 @@ import schemas
 from eval.browser import write_browser
 from eval.dataset_plots import write_plots
 from pipeline.config import BuildConfig
+from pipeline.dataset.arrow import has_audio
 from pipeline.dataset.shards import dataset_rows
 from pipeline.reject import Reject
 from pipeline.stages.interleave import EOS, RESPONSE, RESPONSE_PAD, interleave
@@ -41,13 +42,14 @@ def cycle_ok(streams: list[int], p: int, q: int) -> bool:
 def check_row(row: dict) -> list[str]:
     """The problems found in one row (empty when it is sound)."""
     problems = []
-    error = schemas.first_error("record" if "question_audio" in row else "interleave", row)
+    error = schemas.first_error("record" if has_audio(row) else "interleave", row)
     if error:
         problems.append(f"schema: {error}")
     if not cycle_ok(row["interleaved_streams"], row["p"], row["q"]):
         problems.append("streams do not follow the p:q cycle")
     try:
-        again = interleave(row, row["tokenizer"], row["p"], row["q"], 50.0)
+        # the ids do not depend on the decode rate (only the delay statistics do)
+        again = interleave(row, row["tokenizer"], row["p"], row["q"], BuildConfig().decode_rate)
     except Reject as reject:
         problems.append(f"re-interleave: {reject.reason}: {reject.detail}")
     else:

@@ -30,7 +30,7 @@ from pipeline.llm.client import batch_client
 from pipeline.remote import SERVICE_KINDS
 from pipeline.sources import EQUATION, GENERIC, check_sources, parse_source, source_licenses
 from pipeline.sources.contamination import load_index
-from pipeline.sources.records import generic_format
+from pipeline.sources.formats import generic_format
 from pipeline.tokenizers import load_tokenizer
 
 # Rejects that say a service was down, not that the record was bad.

@@ -20,6 +20,7 @@ from pipeline.beam.source import count_inputs
 from pipeline.config import BuildConfig, RunOptions
 from pipeline.dataset.shards import dataset_rows
 from pipeline.sources import SourceSpec
+from pipeline.stages import judge, rewrite, split
 from pipeline.tokenizers import load_tokenizer
 from pipeline.tts import REMOTE_ENGINES
 
@@ -50,17 +51,13 @@ def llm_tokens(rows: list[dict], config: BuildConfig) -> tuple[int, int]:
     sent = received = 0
     for row in rows:
         if config.llm == "openai":
-            sent += count(prompts.load("rewrite").messages(problem=row["problem"]))
-            sent += count(prompts.load("split").messages(
-                problem=row["problem"], question=row["question"], solution=row["solution"],
-                answer=row["answer"], ratio=config.response_ratio))
+            sent += count(prompts.load("rewrite").messages(**rewrite.prompt_values(row)))
+            sent += count(prompts.load("split").messages(**split.prompt_values(row, config)))
             received += len(tokenizer.encode(json.dumps({"question": row["question"]})))
             received += len(tokenizer.encode(json.dumps({"reasoning": row["reasoning"],
                                                          "response": row["response"]})))
         if config.judge == "openai":
-            sent += count(prompts.load("judge").messages(
-                question=row["question"], reasoning="\n".join(row["reasoning"]),
-                response="\n".join(s["text"] for s in row["response"])))
+            sent += count(prompts.load("judge").messages(**judge.prompt_values(row)))
             received += 30
     return sent, received
 

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.dataset.arrow import has_audio
 from pipeline.dataset.shards import read_rows, shard_files
 from pipeline.tokenizers import load_tokenizer
 
@@ -70,7 +71,7 @@ def export_rows(dataset: str | Path, out: Path, fmt: str, split: str = "") -> It
             tokenizers[row["tokenizer"]] = load_tokenizer(row["tokenizer"])
         text = tokenizers[row["tokenizer"]].decode(row["interleaved_ids"])
         question = response = None
-        if "question_audio" in row:
+        if has_audio(row):
             question = _write_clip(audio, f"{row['id']}-question", row["question_audio"])
             response = _write_clip(audio, f"{row['id']}-response", row["response_audio"])
         if fmt == "swift":

@@ -24,17 +24,18 @@ from pipeline.dataset.arrow import INTERLEAVING_KEY, REJECT_SCHEMA, record_schem
 from pipeline.dataset.card import dataset_card
 from pipeline.dataset.splits import DEFAULT_SPLITS, split_fractions, split_of
 from pipeline.dataset.summary import build_summary, quantiles_by_name, record_stats, record_totals
-from pipeline.sources import SourceSpec, contamination
-from pipeline.sources.records import SourceFormat
-from pipeline.stages import interleave, rewrite, speech, split
-from pipeline.stages.interleave import layout_description
+from pipeline.sources import SourceSpec
+from pipeline.sources.contamination import DECONTAMINATE
+from pipeline.sources.formats import SourceFormat
+from pipeline.stages.interleave import INTERLEAVE, layout_description
+from pipeline.stages.rewrite import REWRITE
+from pipeline.stages.speech import SPEECH
+from pipeline.stages.split import SPLIT
 
-STAGES = (
-    ("rewrite", rewrite.make, "rewrite"),
-    ("split", split.make, "split"),
-    ("interleave", interleave.make, "interleave"),
-    ("speech", speech.make, "record"),
-)
+# The steps over one record, in order, before and after duplicates are dropped; each runs
+# when the config asks for it (``Stage.runs``).
+CHECKS = (DECONTAMINATE,)
+STAGES = (REWRITE, SPLIT, INTERLEAVE, SPEECH)
 REJECT_SHARD_ROWS = 50_000
 # Mean bytes of one finished row (two WAV clips and the texts), measured on the first 300
 # GSM8K train problems with espeak: 237.6 MB of shards for 299 rows. Turns --shard_bytes
@@ -69,6 +70,15 @@ def _finalize(_, output: str, source: str, config: BuildConfig, schema, inputs: 
     return summary
 
 
+def _applied(records, stages, config: BuildConfig, rejects: list):
+    """``records`` through each of ``stages`` the config runs; their rejects join ``rejects``."""
+    for stage in stages:
+        if stage.runs(config):
+            records, stage_rejects = records | ApplyStage(stage, config)
+            rejects.append(stage_rejects)
+    return records
+
+
 def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_label: str, output: str,
                    config: BuildConfig, limit: int | None = None, shard_rows: int = 250,
                    num_shards: int = 0, generic: SourceFormat | None = None, shard_bytes: int = 0,
@@ -83,14 +93,10 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
         rejects.append(source_rejects)
     raw = raws | "AllInputs" >> beam.Flatten()
     records = sourced | "AllSources" >> beam.Flatten()
-    if config.decontaminate:
-        records, contaminated = records | ApplyStage("decontaminate", contamination.make, config, "source")
-        rejects.append(contaminated)
+    records = _applied(records, CHECKS, config, rejects)
     records, duplicates = records | "Deduplicate" >> DropDuplicates()
     rejects.append(duplicates)
-    for stage, make, schema in STAGES[:-1] if config.tts == TEXT_ONLY else STAGES:
-        records, stage_rejects = records | ApplyStage(stage, make, config, schema)
-        rejects.append(stage_rejects)
+    records = _applied(records, STAGES, config, rejects)
     rejects_by_step = list(rejects)
     rejects = rejects | "AllRejects" >> beam.Flatten()
 

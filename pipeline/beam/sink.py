@@ -10,7 +10,6 @@ from its parts. Memory stays bounded by one shard, not by the dataset.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 
@@ -22,6 +21,8 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from pipeline.seeding import seeded_bytes
+
 ROW_GROUP_SIZE = 100
 
 
@@ -31,7 +32,7 @@ def shard_count(rows: int, shard_rows: int, num_shards: int) -> int:
 
 
 def shard_of(record_id: str, shards: int) -> int:
-    return int(hashlib.sha256(record_id.encode()).hexdigest()[:12], 16) % shards
+    return int.from_bytes(seeded_bytes(record_id)[:6], "big") % shards
 
 
 def shard_path(directory: str, prefix: str, index: int, shards: int) -> str:

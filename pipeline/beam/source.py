@@ -6,19 +6,22 @@ or a Hub dataset row, so one parser (and one set of reject reasons) serves them 
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from functools import partial
 
 import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam.stage import ApplyStage
+from pipeline.seeding import seeded_bytes
 from pipeline.sources import EQUATION, GENERIC, SourceSpec
-from pipeline.sources.records import FORMATS, SourceFormat, generated_record, parse_line
+from pipeline.sources.formats import FORMATS, SourceFormat, parse_line
+from pipeline.sources.records import generated_record
 from pipeline.sources.rows import file_rows, json_rows
+from pipeline.stage import Stage
 
 GENERATE_CHUNK = 1000
 KNOWN_SPLITS = ("train", "test", "validation")
@@ -31,7 +34,7 @@ def _split_of(path: str) -> str:
 
 def _sampled(seed: int, origin: str, index: int, weight: float) -> bool:
     """A seeded coin per row: the same rows are chosen on every run and every runner."""
-    digest = hashlib.sha256(f"{seed}:{origin}:{index}".encode()).digest()
+    digest = seeded_bytes(seed, origin, index)
     return int.from_bytes(digest[:8], "big") < weight * 2**64
 
 
@@ -99,13 +102,13 @@ def _generated(start: int, stop: int):
         yield {"source": "generated", "split": "train", "source_index": index}
 
 
-def make_line_parser(config, fmt: str | SourceFormat):
+def line_parser_setup(config, fmt: str | SourceFormat):
     return lambda element: parse_line(fmt, element["source"], element["split"],
                                       element["source_index"], element["raw"],
                                       config.max_problem_chars, element["origin"])
 
 
-def make_generator(config):
+def generator_setup(config):
     return lambda element: generated_record(config.seed, element["source_index"])
 
 
@@ -127,7 +130,7 @@ class ReadSource(beam.PTransform):
             starts = [(s, min(s + GENERATE_CHUNK, total)) for s in range(0, total, GENERATE_CHUNK)]
             raw = (pbegin | "Chunks" >> beam.Create(starts)
                    | "Generate" >> beam.FlatMapTuple(_generated))
-            parse = ApplyStage("source", make_generator, self._config, "source")
+            parse = ApplyStage(Stage("source", "source", generator_setup), self._config)
         else:
             if spec.hub:
                 raw = (pbegin | "Dataset" >> beam.Create([spec])
@@ -136,9 +139,8 @@ class ReadSource(beam.PTransform):
                 raw = (pbegin | "Match" >> fileio.MatchFiles(spec.path)
                        | "Open" >> fileio.ReadMatches()
                        | "Rows" >> beam.FlatMap(_file_inputs, spec, self._limit, seed))
-            fmt = self._format
-            parse = ApplyStage("source", lambda config: make_line_parser(config, fmt), self._config,
-                               "source")
+            parse = ApplyStage(Stage("source", "source", partial(line_parser_setup, fmt=self._format)),
+                               self._config)
         raw = raw | "Spread" >> beam.Reshuffle()
         records, rejects = raw | parse
         return raw, records, rejects

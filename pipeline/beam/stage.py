@@ -12,17 +12,16 @@ import gc
 import json
 import time
 from collections import deque
-from collections.abc import Callable
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import WindowedValue
 
 import schemas
-from pipeline.awaiting import AwaitingStage, worker_loop
 from pipeline.deadline import deadline
 from pipeline.reject import Reject
 from pipeline.sources.records import raw_text, record_id
+from pipeline.stage import AwaitingStage, Stage, worker_loop
 from pipeline.tally import TALLY
 
 REJECTS = "rejects"
@@ -62,7 +61,8 @@ def reject_row(element: dict, reject: Reject) -> dict:
 
 
 class StageFn(beam.DoFn):
-    """Applies ``make(config)`` (built once per worker in ``setup``) to each element.
+    """Applies a ``Stage`` to each element: ``stage.setup(config)`` once per worker, then
+    the function it returns element by element.
 
     A stage function that awaits remote calls (``AwaitingStage``) gets many elements in
     flight as coroutines on the thread's event loop (``worker_loop``), which runs while this
@@ -72,11 +72,11 @@ class StageFn(beam.DoFn):
     function runs one element at a time, within ``config.record_timeout``.
     """
 
-    def __init__(self, stage: str, make: Callable, config, schema: str | None) -> None:
-        self._stage, self._make, self._config, self._schema = stage, make, config, schema
+    def __init__(self, stage: Stage, config) -> None:
+        self._stage, self._setup, self._config, self._schema = stage.name, stage.setup, config, stage.schema
 
     def setup(self) -> None:
-        self._apply = self._make(self._config)
+        self._apply = self._setup(self._config)
         self._awaiting = isinstance(self._apply, AwaitingStage)
         self._in = Metrics.counter(self._stage, "records_in")
         self._out = Metrics.counter(self._stage, "records_out")
@@ -201,9 +201,9 @@ class StageFn(beam.DoFn):
 class ApplyStage(beam.PTransform):
     """``records | ApplyStage(...)`` -> (records that passed, rejects)."""
 
-    def __init__(self, stage: str, make: Callable, config, schema: str | None = None) -> None:
-        super().__init__(label=stage)
-        self._fn = StageFn(stage, make, config, schema)
+    def __init__(self, stage: Stage, config) -> None:
+        super().__init__(label=stage.name)
+        self._fn = StageFn(stage, config)
 
     def expand(self, records):
         result = records | beam.ParDo(self._fn).with_outputs(REJECTS, main="records")

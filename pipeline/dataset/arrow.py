@@ -48,6 +48,12 @@ def audio_columns() -> set[str]:
     return set(schemas.load("record")["required"]) - set(schemas.load("interleave")["required"])
 
 
+def has_audio(columns) -> bool:
+    """Whether a row or schema with these column names comes from a build with speech: it
+    has any of the speech stage's columns (a text-only build has none of them)."""
+    return not audio_columns().isdisjoint(columns)
+
+
 def record_schema(sampling_rates: dict[str, int] | None = None, interleaving: dict | None = None,
                   text_only: bool = False) -> pa.Schema:
     """Arrow schema of an output row, with the ``huggingface`` metadata ``datasets`` reads

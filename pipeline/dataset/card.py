@@ -14,7 +14,7 @@ import pyarrow as pa
 import yaml
 
 import schemas
-from pipeline.dataset.arrow import INTERLEAVING_KEY, REJECT_SCHEMA
+from pipeline.dataset.arrow import INTERLEAVING_KEY, REJECT_SCHEMA, has_audio
 
 # The Hub's size buckets: (upper bound, label).
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
@@ -60,7 +60,7 @@ def card_metadata(summary: dict, schema: pa.Schema) -> dict:
         "language": ["en"],
         "size_categories": [size_category(summary["outputs"])],
         "task_categories": ["text-generation", "text-to-speech", "automatic-speech-recognition"]
-        if "question_audio" in schema.names else ["text-generation"],
+        if has_audio(schema.names) else ["text-generation"],
         "tags": ["math", "speech", "reasoning", "thinking-in-speaking", "synthetic"],
         "configs": configs,
         "dataset_info": info,
@@ -96,7 +96,7 @@ def dataset_card(summary: dict, schema: pa.Schema) -> str:
     config = summary["config"]
     stats = summary["stats"]
     license_text = ", ".join(front["license"]) if isinstance(front["license"], list) else front["license"]
-    if "question_audio" in schema.names:
+    if has_audio(schema.names):
         speech = f"`{config['tts']}` speech"
         audio_help = AUDIO_HELP
     else:

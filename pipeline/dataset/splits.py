@@ -8,8 +8,9 @@ the dataset grows.
 
 from __future__ import annotations
 
-import hashlib
 import re
+
+from pipeline.seeding import seeded_bytes
 
 DEFAULT_SPLITS = "train=1"
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -46,7 +47,7 @@ def split_fractions(spec: str) -> list[tuple[str, float]]:
 
 def split_of(record_id: str, fractions: list[tuple[str, float]]) -> str:
     """The split a record belongs to: where a hash of its id falls in [0, 1)."""
-    point = int(hashlib.sha256(f"split:{record_id}".encode()).hexdigest()[:13], 16) / 16**13
+    point = (int.from_bytes(seeded_bytes("split", record_id)[:7], "big") >> 4) / 2**52
     edge = 0.0
     for name, fraction in fractions:
         edge += fraction

@@ -23,13 +23,13 @@ from apache_beam.io.filesystems import FileSystems
 from openai.types.chat import ChatCompletion
 
 import prompts
-from pipeline.awaiting import AwaitingStage
 from pipeline.deadline import deadline
 from pipeline.llm.batch import PENDING_REASON, record_request, replies_folder
 from pipeline.llm.cache import ReplyCache, reply_key
 from pipeline.llm.limits import Budget, SharedLimit, Throttle
 from pipeline.reject import Reject
 from pipeline.remote import backoff_seconds, openai_client, openai_failure, retry_after
+from pipeline.stage import AwaitingStage
 from pipeline.tally import TALLY
 
 _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from pipeline.sources.records import FORMATS
+from pipeline.sources.formats import FORMATS
 
 GENERIC = "generic"
 EQUATION = "equation"  # a question and an arithmetic expression (SVAMP, MAWPS, ASDiv)

@@ -10,6 +10,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.reject import Reject
 from pipeline.sources.rows import file_rows
+from pipeline.stage import Stage
 from pipeline.text.verbalize import plain_words
 
 STAGE = "source"
@@ -75,6 +76,13 @@ def check_clean(record: dict, index: BenchmarkIndex) -> dict:
     return record
 
 
-def make(config):
+def setup(config):
     index = load_index(config.decontaminate, config.ngram)
     return lambda record: check_clean(record, index)
+
+
+def decontaminates(config) -> bool:
+    return bool(config.decontaminate)
+
+
+DECONTAMINATE = Stage("decontaminate", "source", setup, decontaminates)

@@ -15,6 +15,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pipeline.seeding import seeded_random
+
 NAMES = ("Maya", "Liam", "Aisha", "Carlos", "Mei", "Noah", "Priya", "Omar", "Sofia", "Ethan",
          "Zara", "Lucas", "Hana", "Diego", "Amara", "Felix", "Nina", "Kofi", "Elena", "Raj",
          "Yuki", "Mateo", "Leila", "Tomas", "Ingrid", "Kwame", "Chloe", "Arjun", "Fatima", "Oscar",
@@ -276,6 +278,6 @@ TEMPLATES: dict[str, Callable[[random.Random, str], GeneratedProblem]] = {
 
 def generate_problem(seed: int, index: int) -> GeneratedProblem:
     """Problem ``index`` of the set made with ``seed``; independent of every other index."""
-    rng = random.Random(f"spoken-math:{seed}:{index}")
+    rng = seeded_random("spoken-math", seed, index)
     template = TEMPLATES[sorted(TEMPLATES)[index % len(TEMPLATES)]]
     return template(rng, rng.choice(NAMES))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pipeline.reject import Reject
+from pipeline.stage import Stage
 from pipeline.text.latex import spoken_values
 from pipeline.text.quantities import find_quantities
 from pipeline.tokenizers import SpecialTokens, Tokenizer, load_tokenizer
@@ -195,11 +196,13 @@ def interleave(record: dict, tokenizer_name: str, p: int, q: int, decode_rate: f
     }
 
 
-def make(config):
+def setup(config):
     """Load the tokenizer once per worker, then interleave record by record."""
     load_tokenizer(config.tokenizer)
     return lambda record: interleave(record, config.tokenizer, config.p, config.q, config.decode_rate)
 
+
+INTERLEAVE = Stage(STAGE, "interleave", setup)
 
 RULES = (
     "The sequence is cycles of p response slots followed by q reasoning slots.",

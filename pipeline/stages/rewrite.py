@@ -10,6 +10,7 @@ from pipeline.config import BuildConfig
 from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
 from pipeline.sources.records import writes_latex
+from pipeline.stage import Stage
 from pipeline.text.latex import Unsayable, canonical, say
 from pipeline.text.quantities import find_quantities, quantity_values
 from pipeline.text.verbalize import normalize_space, spoken_word_count, unspeakable_characters
@@ -96,22 +97,30 @@ REPLY_SCHEMA = {
 }
 
 
+def prompt_values(record: dict) -> dict[str, str]:
+    """What the rewrite prompt is filled with (the dry run counts the same prompt)."""
+    return {"problem": record["problem"]}
+
+
 async def rewrite_with_llm(record: dict, config: BuildConfig, client: LLMClient) -> dict:
     """LLM backend: the model rewrites, the same checks as the rules backend judge it."""
     check_suitable(record["problem"])
     reply = await client.ask(
         STAGE, prompts.load("rewrite"), REPLY_SCHEMA,
         lambda value: check_spoken_question(record["problem"], normalize_space(value["question"])),
-        problem=record["problem"],
+        **prompt_values(record),
     )
     spoken = normalize_space(reply["question"])
     check_length(spoken, config)
     return {**record, "question": spoken, "provenance": config.provenance()}
 
 
-def make(config: BuildConfig):
+def setup(config: BuildConfig):
     """The per-record function a Beam worker runs, built once per worker."""
     if config.llm == "openai":
         client = client_for(config)
         return client.stage(lambda record: rewrite_with_llm(record, config, client))
     return lambda record: rewrite(record, config)
+
+
+REWRITE = Stage(STAGE, "rewrite", setup)

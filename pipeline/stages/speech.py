@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from pipeline.awaiting import AwaitingStage
-from pipeline.config import BuildConfig
+from pipeline.config import TEXT_ONLY, BuildConfig
 from pipeline.deadline import deadline
 from pipeline.reject import Reject
+from pipeline.seeding import seeded_bytes
+from pipeline.stage import AwaitingStage, Stage
 from pipeline.tts import REMOTE_ENGINES, make_engine, voices
 from pipeline.tts.asr import OpenAITranscriber, word_error_rate
 from pipeline.tts.audio import Clip, audio_problem, encode_clip, hf_audio, join_sentences
@@ -21,7 +21,7 @@ STAGE = "speech"
 
 def question_voice(record_id: str, config: BuildConfig) -> Voice:
     """A voice from the pool, with rate and pitch jitter, fixed by the id and the seed."""
-    digest = hashlib.sha256(f"{config.seed}:{record_id}:voice".encode()).digest()
+    digest = seeded_bytes(config.seed, record_id, "voice")
     pool = voices(config)[0]
     return Voice(pool[digest[0] % len(pool)], rate=160 + digest[1] % 31, pitch=40 + digest[2] % 21,
                  engine=config.tts)
@@ -134,7 +134,7 @@ def heard_error(transcriber: OpenAITranscriber, clips: list[tuple[Clip, str, str
     return worst
 
 
-def make(config: BuildConfig):
+def setup(config: BuildConfig):
     """Start the engine (and the transcriber, when asked for) once per worker."""
     engine = make_engine(config)
     transcriber = None
@@ -144,3 +144,11 @@ def make(config: BuildConfig):
     if config.tts in REMOTE_ENGINES or transcriber is not None:
         return speaking(config, engine, transcriber)
     return lambda record: speak(record, config, engine, transcriber)
+
+
+def speaks(config: BuildConfig) -> bool:
+    """A text-only build (``--tts none``) has no speech stage."""
+    return config.tts != TEXT_ONLY
+
+
+SPEECH = Stage(STAGE, "record", setup, speaks)

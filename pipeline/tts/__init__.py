@@ -1,24 +1,64 @@
-"""Speech engines behind one small interface: ``engine.sample_rate`` and
-``engine.synthesize(text, voice)`` -> mono PCM16 samples at that rate, or ``TTSError``
-with a reject reason."""
+"""Speech engines behind one protocol (``SpeechEngine``) and one registry (``ENGINES``).
+
+An engine is a class named ``<Name>Speech`` with ``sample_rate``, ``synthesize(text, voice)``
+-> mono PCM16 samples at that rate (or ``TTSError`` with a reject reason), and
+``from_config(config)``, which opens it once per worker. Its module is imported only when a
+build uses it, so an optional dependency is needed only by the builds that ask for it.
+"""
 
 from __future__ import annotations
 
+import importlib
 import threading
+from dataclasses import dataclass
+from typing import Protocol
 
-from pipeline.tts.voice import TTSError
+import numpy as np
 
-ENGINES = ("espeak", "openai", "edge", "piper")
-REMOTE_ENGINES = ("openai", "edge")
+from pipeline.tts.voice import TTSError, Voice
+
 # Clips in a row an online engine failed to reach the endpoint for (each after its own
 # retries) before the worker stops asking.
 UNREACHABLE_LIMIT = 5
-DEFAULT_VOICES = {
-    "espeak": (("en-us", "en-us+m3", "en-us+f2", "en-us+m7", "en-us+f4"), "en-us+f3"),
-    "openai": (("alloy", "echo", "fable", "onyx", "shimmer"), "nova"),
-    "edge": (("en-US-AriaNeural", "en-US-GuyNeural", "en-GB-SoniaNeural", "en-AU-WilliamNeural",
-              "en-US-JennyNeural"), "en-US-EmmaMultilingualNeural"),
+
+
+class SpeechEngine(Protocol):
+    sample_rate: int
+
+    def synthesize(self, text: str, voice: Voice) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A registered engine: where its class is, whether it is behind a network (records are
+    then spoken many at a time, and it fails fast when the endpoint is gone), its question
+    voice pool and its response voice."""
+
+    target: str  # "module:Class"
+    remote: bool = False
+    voices: tuple[str, ...] = ()
+    response_voice: str = ""
+
+    def open(self, config) -> SpeechEngine:
+        module, name = self.target.split(":")
+        engine = getattr(importlib.import_module(module), name).from_config(config)
+        return FailFast(engine) if self.remote else engine
+
+
+ENGINES = {
+    "espeak": Engine("pipeline.tts.espeak:EspeakSpeech",
+                     voices=("en-us", "en-us+m3", "en-us+f2", "en-us+m7", "en-us+f4"),
+                     response_voice="en-us+f3"),
+    "openai": Engine("pipeline.tts.openai_speech:OpenAISpeech", remote=True,
+                     voices=("alloy", "echo", "fable", "onyx", "shimmer"), response_voice="nova"),
+    "edge": Engine("pipeline.tts.edge:EdgeSpeech", remote=True,
+                   voices=("en-US-AriaNeural", "en-US-GuyNeural", "en-GB-SoniaNeural",
+                           "en-AU-WilliamNeural", "en-US-JennyNeural"),
+                   response_voice="en-US-EmmaMultilingualNeural"),
+    # no built-in voices: the pool is the .onnx paths given with --question_voices
+    "piper": Engine("pipeline.tts.piper:PiperSpeech"),
 }
+REMOTE_ENGINES = tuple(name for name, engine in ENGINES.items() if engine.remote)
 
 
 class FailFast:
@@ -26,13 +66,13 @@ class FailFast:
     ``limit`` clips in a row: the records left become ``tts_unreachable`` at once, instead
     of each waiting out its timeouts and retries against a dead service."""
 
-    def __init__(self, engine, limit: int = UNREACHABLE_LIMIT) -> None:
+    def __init__(self, engine: SpeechEngine, limit: int = UNREACHABLE_LIMIT) -> None:
         self._engine, self._limit = engine, limit
         self.sample_rate = engine.sample_rate
         self._failures = 0
         self._lock = threading.Lock()
 
-    def synthesize(self, text: str, voice):
+    def synthesize(self, text: str, voice: Voice) -> np.ndarray:
         if self._failures >= self._limit:
             raise TTSError(f"not asked: the speech endpoint was unreachable for {self._failures} "
                            "clips in a row", "tts_unreachable")
@@ -48,29 +88,14 @@ class FailFast:
         return samples
 
 
-def make_engine(config):
+def make_engine(config) -> SpeechEngine:
     """The engine ``config.tts`` names, opened once per worker."""
-    if config.tts == "openai":
-        from pipeline.tts.openai_speech import OpenAISpeech
-
-        return FailFast(OpenAISpeech(config.tts_base_url, config.tts_model, config.tts_api_key_env,
-                                     config.tts_timeout, config.tts_retries))
-    if config.tts == "edge":
-        from pipeline.tts.edge import EdgeSpeech
-
-        return FailFast(EdgeSpeech(config.tts_retries, config.tts_timeout, config.tts_proxy))
-    if config.tts == "piper":
-        from pipeline.tts.piper import PiperSpeech
-
-        return PiperSpeech()
-    from pipeline.tts.espeak import EspeakEngine
-
-    return EspeakEngine()
+    return ENGINES[config.tts].open(config)
 
 
 def voices(config) -> tuple[tuple[str, ...], str]:
     """(question voice pool, response voice): the configured ones, else the engine's. Piper
     has no built-in voices: its pool is the ``.onnx`` paths given, the first also answering."""
-    pool, response = DEFAULT_VOICES.get(config.tts, ((), ""))
-    pool = config.question_voices or pool
-    return pool, config.response_voice or response or pool[0]
+    engine = ENGINES[config.tts]
+    pool = config.question_voices or engine.voices
+    return pool, config.response_voice or engine.response_voice or pool[0]

@@ -28,6 +28,10 @@ class EdgeSpeech:
     def __init__(self, retries: int, timeout: float, proxy: str | None = None) -> None:
         self._retries, self._timeout, self._proxy = retries, timeout, proxy or None
 
+    @classmethod
+    def from_config(cls, config) -> EdgeSpeech:
+        return cls(config.tts_retries, config.tts_timeout, config.tts_proxy)
+
     async def _fetch(self, text: str, voice: Voice) -> bytes:
         communicate = edge_tts.Communicate(
             text, voice.name, rate=f"{round((voice.speed - 1) * 100):+d}%",

@@ -98,7 +98,7 @@ def serve(requests, replies) -> None:
             _send(replies, 1, f"synthesis process ended with status {status}".encode())
 
 
-class EspeakEngine:
+class EspeakSpeech:
     """Renders text to mono PCM16 at espeak's native rate (22,050 Hz).
 
     One helper process per engine; calls are serialized with a lock (the C library
@@ -113,8 +113,12 @@ class EspeakEngine:
         )
         status, payload = self._receive()
         if status != 0:
-            raise TTSError(payload.decode())
+            raise TTSError(payload.decode(), "tts_unavailable")
         self.sample_rate = int(payload)
+
+    @classmethod
+    def from_config(cls, _config) -> EspeakSpeech:
+        return cls()
 
     def _receive(self) -> tuple[int, bytes]:
         header = self._helper.stdout.read(_HEADER.size)

@@ -23,6 +23,11 @@ class OpenAISpeech:
         self._model = model
         self._client = openai_client(base_url, os.environ.get(api_key_env, ""), timeout, retries)
 
+    @classmethod
+    def from_config(cls, config) -> OpenAISpeech:
+        return cls(config.tts_base_url, config.tts_model, config.tts_api_key_env, config.tts_timeout,
+                   config.tts_retries)
+
     def synthesize(self, text: str, voice: Voice) -> np.ndarray:
         try:
             reply = self._client.audio.speech.create(model=self._model, voice=voice.name, input=text,

@@ -29,6 +29,10 @@ class PiperSpeech:
         self._voices: dict[str, object] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_config(cls, _config) -> PiperSpeech:
+        return cls()
+
     def _voice(self, path: str):
         with self._lock:
             if path not in self._voices:

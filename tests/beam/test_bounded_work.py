@@ -13,6 +13,7 @@ from pipeline.beam.stage import ApplyStage
 from pipeline.cli import run
 from pipeline.config import BuildConfig
 from pipeline.deadline import RecordTimeout, deadline
+from pipeline.stage import Stage
 from pipeline.text.answers import AnswerCheckTimeout, same_answer
 
 
@@ -41,7 +42,7 @@ def test_a_stuck_record_is_a_record_timeout_and_the_others_pass(make):
     passed = [n for n in range(6) if make is _stuck_on_odd_records and n % 2 == 0]
     started = time.perf_counter()
     with beam.Pipeline() as pipeline:
-        done, rejects = pipeline | beam.Create(records) | ApplyStage("stuck", make, config)
+        done, rejects = pipeline | beam.Create(records) | ApplyStage(Stage("stuck", None, make), config)
         assert_that(done | beam.Map(lambda r: r["n"]), equal_to(passed), label="Passed")
         assert_that(rejects | beam.Map(lambda r: (r["stage"], r["reason"])),
                     equal_to([("stuck", "record_timeout")] * (6 - len(passed))), label="Rejected")

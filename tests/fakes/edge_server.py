@@ -15,7 +15,7 @@ import threading
 from aiohttp import web
 
 from pipeline.tts.audio import encode
-from pipeline.tts.espeak import EspeakEngine
+from pipeline.tts.espeak import EspeakSpeech
 from pipeline.tts.voice import Voice
 
 _TEXT_RE = re.compile(r"<prosody[^>]*>(.*?)</prosody>", re.S)
@@ -34,7 +34,7 @@ class EdgeServer:
     def __init__(self, throttled: int = 0, garbage_words: tuple[str, ...] = ()) -> None:
         self.throttled, self.garbage_words = throttled, garbage_words
         self.connections = 0
-        self._engine = EspeakEngine()
+        self._engine = EspeakSpeech()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 

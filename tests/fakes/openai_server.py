@@ -44,7 +44,7 @@ from pipeline.sources.records import new_record
 from pipeline.stages.split import split
 from pipeline.text.verbalize import verbalize
 from pipeline.tokenizers import load_tokenizer
-from pipeline.tts.espeak import EspeakEngine
+from pipeline.tts.espeak import EspeakSpeech
 from pipeline.tts.voice import Voice
 
 
@@ -164,7 +164,7 @@ class OpenAIServer(ThreadingHTTPServer):
             return 200, bytes(wav), "audio/wav", {}
         with self._speech_lock:
             if self._engine is None:
-                self._engine = EspeakEngine()
+                self._engine = EspeakSpeech()
             pcm = self._engine.synthesize(text, Voice("en-us", rate=int(175 * body.get("speed", 1.0))))
         buffer = io.BytesIO()
         with wave.open(buffer, "wb") as wav:

@@ -23,7 +23,7 @@ def test_a_stage_keeps_exactly_its_cap_of_requests_in_flight():
         config = BuildConfig(llm="openai", llm_base_url=server.base_url, llm_model="m", llm_concurrency=8)
         with beam.Pipeline() as pipeline:
             passed, rejected = (pipeline | beam.Create(records)
-                                | ApplyStage("rewrite", rewrite.make, config, "rewrite"))
+                                | ApplyStage(rewrite.REWRITE, config))
             assert_that(passed | beam.Map(lambda r: r["id"]), equal_to([r["id"] for r in records]))
             assert_that(rejected, equal_to([]), label="no rejects")
     assert server.most_in_flight == 8

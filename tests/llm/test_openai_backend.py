@@ -22,7 +22,7 @@ def llm_config(config, monkeypatch):
 
 
 def run_stages(config, record):
-    return split.make(config)(rewrite.make(config)(record))
+    return split.setup(config)(rewrite.setup(config)(record))
 
 
 def test_rewrite_and_split_through_the_endpoint(llm_config):
@@ -51,13 +51,13 @@ def test_fenced_json_is_accepted(llm_config):
 ])
 def test_bad_replies_become_rejects(llm_config, fault, reason):
     with OpenAIServer({"Natalia": fault}) as server, pytest.raises(Reject) as caught:
-        rewrite.make(llm_config(server))(NATALIA)
+        rewrite.setup(llm_config(server))(NATALIA)
     assert caught.value.reason == reason
 
 
 def test_a_bad_reply_is_asked_again_once(llm_config):
     with OpenAIServer({"Natalia": "invalid_json_once"}) as server:
-        out = rewrite.make(llm_config(server))(NATALIA)
+        out = rewrite.setup(llm_config(server))(NATALIA)
     assert out["question"]
     assert server.requests["/v1/chat/completions"] == 2
 
@@ -65,7 +65,7 @@ def test_a_bad_reply_is_asked_again_once(llm_config):
 def test_a_drifting_split_is_rejected_after_one_repair(llm_config, config):
     record = rewrite.rewrite(NATALIA, config)
     with OpenAIServer({"Natalia": "drift"}) as server, pytest.raises(Reject) as caught:
-        split.make(llm_config(server))(record)
+        split.setup(llm_config(server))(record)
     assert caught.value.reason in ("anticipation_drift", "answer_before_reasoning_ends")
     assert server.requests["/v1/chat/completions"] == 2
 
@@ -74,7 +74,7 @@ def test_unreachable_endpoint_is_a_reject(config):
     dead = replace(config, llm="openai", llm_base_url="http://127.0.0.1:9/v1", llm_model="m",
                    llm_timeout=1.0)
     with pytest.raises(Reject) as caught:
-        rewrite.make(dead)(NATALIA)
+        rewrite.setup(dead)(NATALIA)
     assert caught.value.reason == "llm_unreachable"
 
 
@@ -82,7 +82,7 @@ def test_judge_keeps_its_verdict(llm_config, config):
     record = rewrite.rewrite(NATALIA, config)
     with OpenAIServer() as server:
         judged = replace(llm_config(server), llm="rules", judge="openai")
-        out = split.make(judged)(record)
+        out = split.setup(judged)(record)
     assert out["checks"]["judge"] == "pass" and out["checks"]["judge_reason"]
     assert schemas.first_error("split", out) is None
     assert server.requests["/v1/chat/completions"] == 1
@@ -93,5 +93,5 @@ def test_judge_verdict_of_drift_rejects(llm_config, config):
     with OpenAIServer({"Natalia": "judge_drift"}) as server:
         judged = replace(llm_config(server), llm="rules", judge="openai")
         with pytest.raises(Reject) as caught:
-            split.make(judged)(record)
+            split.setup(judged)(record)
     assert caught.value.reason == "judge_drift" and "72" in caught.value.detail

@@ -14,7 +14,8 @@ from pipeline.beam.source import ReadSource, count_inputs
 from pipeline.config import BuildConfig
 from pipeline.reject import Reject
 from pipeline.sources import parse_source
-from pipeline.sources.records import final_answer, generic_format, parse_line
+from pipeline.sources.final_answers import final_answer
+from pipeline.sources.formats import generic_format, parse_line
 
 ROWS = {
     "math": {"problem": "What is $\\frac{1}{2}+\\frac{1}{3}$?", "level": "Level 1",

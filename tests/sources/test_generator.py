@@ -1,5 +1,5 @@
 from pipeline.sources.generator import TEMPLATES, generate_problem
-from pipeline.stages.split import verify_notes
+from pipeline.stages.split_rules import verify_notes
 from pipeline.text.arithmetic import parse_number
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.cli import run
 from pipeline.reject import Reject
-from pipeline.sources.records import generic_format, parse_line
-from pipeline.stages.split import verify_notes
+from pipeline.sources.formats import generic_format, parse_line
+from pipeline.stages.split_rules import verify_notes
 from pipeline.text.answers import numeric
 from pipeline.text.arithmetic import NumberTooLarge
 

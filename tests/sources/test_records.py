@@ -4,7 +4,8 @@ import pytest
 
 from pipeline.reject import Reject
 from pipeline.sources import parse_source
-from pipeline.sources.records import parse_line, record_id
+from pipeline.sources.formats import parse_line
+from pipeline.sources.records import record_id
 
 
 def line(**row) -> bytes:

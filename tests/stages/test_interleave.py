@@ -17,7 +17,7 @@ from pipeline.stages.interleave import (
 from pipeline.stages.rewrite import rewrite
 from pipeline.stages.split import split
 from pipeline.tokenizers import load_tokenizer
-from tests.stages.test_split import NATALIA
+from tests.records import NATALIA
 
 PADS = dict(response_pad=-1, reasoning_pad=-2, eos=-3)
 
@@ -71,7 +71,7 @@ def test_token_drift_is_caught(config):
 
 @pytest.mark.parametrize("name", ["qwen2.5", "cl100k", "hf"])
 def test_gsm8k_streams_detokenize_exactly(name, gsm8k_path, config, hf_tokenizer_file):
-    from pipeline.sources.records import parse_line
+    from pipeline.sources.formats import parse_line
 
     tokenizer_name = f"hf:{hf_tokenizer_file}" if name == "hf" else name
     tokenizer = load_tokenizer(tokenizer_name)

@@ -8,9 +8,10 @@ import re
 import pytest
 
 from pipeline.reject import Reject
-from pipeline.sources.records import parse_line
+from pipeline.sources.formats import parse_line
 from pipeline.stages.rewrite import rewrite
-from pipeline.stages.split import prose_steps, split
+from pipeline.stages.split import split
+from pipeline.stages.split_rules import prose_steps
 from pipeline.text.verbalize import unspeakable_characters
 
 LEFTOVER_LATEX = re.compile(r"\\|[{}$^_]|\b(?:frac|dfrac|sqrt|cdot|mathbf|dfrac|boxed)\b")

@@ -2,7 +2,8 @@ import pytest
 
 import schemas
 from pipeline.reject import Reject
-from pipeline.sources.records import generated_record, parse_line
+from pipeline.sources.formats import parse_line
+from pipeline.sources.records import generated_record
 from pipeline.stages.rewrite import check_spoken_question, lost_quantities, rewrite
 from pipeline.text.verbalize import unspeakable_characters
 

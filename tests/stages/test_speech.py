@@ -7,22 +7,19 @@ import pytest
 
 import schemas
 from pipeline.reject import Reject
-from pipeline.stages.interleave import interleave
-from pipeline.stages.rewrite import rewrite
 from pipeline.stages.speech import question_voice, speak
-from pipeline.stages.split import split
 from pipeline.tts.audio import audio_problem, encode_clip
-from pipeline.tts.espeak import EspeakEngine
-from tests.stages.test_split import NATALIA
+from pipeline.tts.espeak import EspeakSpeech
+from tests.records import NATALIA, interleaved
 
 
 @pytest.fixture(scope="module")
 def engine():
-    return EspeakEngine()
+    return EspeakSpeech()
 
 
 def test_speak_adds_real_wav_audio(config, engine):
-    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    record = interleaved(NATALIA, config)
     out = speak(record, config, engine)
     for column, rate in (("question", 16000), ("response", 24000)):
         audio = out[f"{column}_audio"]
@@ -40,7 +37,7 @@ def test_speak_adds_real_wav_audio(config, engine):
 
 
 def test_sentence_times_are_monotonic_inside_the_audio_one_per_sentence(config, engine):
-    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    record = interleaved(NATALIA, config)
     out = speak(record, config, engine)
     times = out["response_sentence_times"]
     assert len(times) == len(out["response"])
@@ -59,7 +56,7 @@ def test_flac_is_written_when_asked_for(config, engine):
 
     from pipeline.tts.audio import decode_audio
 
-    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    record = interleaved(NATALIA, config)
     out = speak(record, replace(config, audio_format="flac"), engine)
     audio = out["response_audio"]
     assert audio["bytes"][:4] == b"fLaC" and audio["path"].endswith("-response.flac")
@@ -89,7 +86,7 @@ def test_audio_checks(engine):
 def test_unknown_voice_is_a_reject(config, engine):
     from dataclasses import replace
 
-    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    record = interleaved(NATALIA, config)
     with pytest.raises(Reject) as caught:
         speak(record, replace(config, response_voice="zz-none"), engine)
     assert caught.value.reason == "tts_failed"
@@ -102,7 +99,7 @@ def _voice():
 
 
 def test_a_response_longer_than_its_limit_in_audio_is_a_reject(config, engine):
-    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    record = interleaved(NATALIA, config)
     with pytest.raises(Reject) as caught:
         speak(record, replace(config, max_response_seconds=0.5), engine)
     assert caught.value.reason == "response_too_long"

@@ -6,25 +6,10 @@ import schemas
 from pipeline.reject import Reject
 from pipeline.sources.records import new_record
 from pipeline.stages.rewrite import rewrite
-from pipeline.stages.split import (
-    check_drift,
-    response_budget,
-    split,
-    spoken_highlights,
-    spoken_sentence,
-    states_answer,
-    validate_split,
-    verify_notes,
-)
-
-NATALIA = new_record(
-    "gsm8k", "train", 0,
-    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
-    "in May. How many clips did Natalia sell altogether in April and May?",
-    "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
-    "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72",
-    "72",
-)
+from pipeline.stages.split import split
+from pipeline.stages.split_checks import check_drift, response_budget, states_answer, validate_split
+from pipeline.stages.split_rules import spoken_highlights, spoken_sentence, verify_notes
+from tests.records import NATALIA
 
 
 def test_split_gives_steps_and_dependent_sentences(config):
@@ -104,7 +89,7 @@ def test_crafted_valid_sentences_pass(problem, sentence, after_step):
 
 
 def test_gsm8k_mostly_passes_stage_two(gsm8k_path, config):
-    from pipeline.sources.records import parse_line
+    from pipeline.sources.formats import parse_line
 
     passed = total = 0
     with gsm8k_path.open("rb") as handle:

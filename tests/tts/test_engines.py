@@ -76,17 +76,14 @@ def test_a_build_with_speech_faults_loses_nothing(tmp_path, gsm8k_path):
 
 def test_asr_round_trip_passes_faithful_clips_and_rejects_the_rest(config):
     from pipeline.reject import Reject
-    from pipeline.stages.interleave import interleave
-    from pipeline.stages.rewrite import rewrite
     from pipeline.stages.speech import speak
-    from pipeline.stages.split import split
     from pipeline.tts.asr import OpenAITranscriber
-    from pipeline.tts.espeak import EspeakEngine
-    from tests.stages.test_split import NATALIA
+    from pipeline.tts.espeak import EspeakSpeech
+    from tests.records import NATALIA, interleaved
 
-    record = interleave(split(rewrite(NATALIA, config), config), "qwen2.5", 2, 8, 50.0)
+    record = interleaved(NATALIA, config)
     response = " ".join(sentence["text"] for sentence in record["response"])
-    engine = EspeakEngine()
+    engine = EspeakSpeech()
     with OpenAIServer() as server:
         transcriber = OpenAITranscriber(server.base_url, "asr-test", "NO_KEY", 10, 0)
         server.transcripts = {f"{record['id']}-question.wav": record["question"].upper(),

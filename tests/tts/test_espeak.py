@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
-from pipeline.tts.espeak import EspeakEngine, TTSError, Voice
+from pipeline.tts.espeak import EspeakSpeech, TTSError, Voice
 
 TEXT = "Natalia sold 24 clips in May. So the answer is 72."
 
 
 def test_same_text_and_voice_give_the_same_samples_whatever_came_before():
-    first_engine, second_engine = EspeakEngine(), EspeakEngine()
+    first_engine, second_engine = EspeakSpeech(), EspeakSpeech()
     first = first_engine.synthesize(TEXT, Voice("en-us+f3"))
     second_engine.synthesize("Something else, said with another voice.", Voice("en-us+m3", 190, 40))
     second = second_engine.synthesize(TEXT, Voice("en-us+f3"))
@@ -17,14 +17,14 @@ def test_same_text_and_voice_give_the_same_samples_whatever_came_before():
 
 
 def test_voice_settings_change_the_audio():
-    engine = EspeakEngine()
+    engine = EspeakSpeech()
     slow = engine.synthesize(TEXT, Voice("en-us", rate=140))
     fast = engine.synthesize(TEXT, Voice("en-us", rate=220))
     assert slow.size > fast.size * 1.3
 
 
 def test_unknown_voice_fails_clearly_and_the_engine_goes_on():
-    engine = EspeakEngine()
+    engine = EspeakSpeech()
     with pytest.raises(TTSError, match="unknown espeak voice"):
         engine.synthesize(TEXT, Voice("xx-none"))
     assert engine.synthesize(TEXT, Voice("en-us")).size > 0
