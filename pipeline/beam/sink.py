@@ -39,18 +39,18 @@ def shard_path(directory: str, prefix: str, index: int, shards: int) -> str:
     return FileSystems.join(directory, f"{prefix}-{index:05d}-of-{shards:05d}.parquet")
 
 
-def write_parquet(table: pa.Table, path: str) -> None:
+def write_parquet(table: pa.Table, path: str, compression: str = "zstd") -> None:
     """An empty table is written with no row group at all: ``datasets`` cannot read a row
     group of 0 rows (it takes the first group's size as its batch size)."""
     with FileSystems.create(path) as handle:
         if table.num_rows:
-            pq.write_table(table, handle, row_group_size=ROW_GROUP_SIZE, compression="zstd")
+            pq.write_table(table, handle, row_group_size=ROW_GROUP_SIZE, compression=compression)
         else:
-            pq.ParquetWriter(handle, table.schema, compression="zstd").close()
+            pq.ParquetWriter(handle, table.schema, compression=compression).close()
 
 
-def write_table(rows: list[dict], schema: pa.Schema, path: str) -> None:
-    write_parquet(pa.Table.from_pylist(rows, schema=schema), path)
+def write_table(rows: list[dict], schema: pa.Schema, path: str, compression: str = "zstd") -> None:
+    write_parquet(pa.Table.from_pylist(rows, schema=schema), path, compression)
 
 
 class _WriteParts(beam.DoFn):
@@ -69,7 +69,8 @@ class _WriteParts(beam.DoFn):
     def _flush(self):
         for key, rows in sorted(self._buffers.items()):
             path = FileSystems.join(self._temp_dir, f"shard-{key[0]:05d}", f"{uuid.uuid4().hex}.parquet")
-            write_table(rows, self._schema, path)
+            # read back once by the merge: compressing it would only cost time
+            write_table(rows, self._schema, path, compression="none")
             yield key, path
         self._buffers, self._buffered = {}, 0
 

@@ -21,7 +21,7 @@ from pipeline.sources import EQUATION, GENERIC, SourceSpec
 from pipeline.sources.formats import FORMATS, SourceFormat, parse_line
 from pipeline.sources.records import generated_record
 from pipeline.sources.rows import file_rows, json_rows
-from pipeline.stage import Stage
+from pipeline.stage import Stage, StageFunction
 
 GENERATE_CHUNK = 1000
 KNOWN_SPLITS = ("train", "test", "validation")
@@ -102,13 +102,13 @@ def _generated(start: int, stop: int):
         yield {"source": "generated", "split": "train", "source_index": index}
 
 
-def line_parser_setup(config, fmt: str | SourceFormat):
+def line_parser_setup(config, fmt: str | SourceFormat) -> StageFunction:
     return lambda element: parse_line(fmt, element["source"], element["split"],
                                       element["source_index"], element["raw"],
                                       config.max_problem_chars, element["origin"])
 
 
-def generator_setup(config):
+def generator_setup(config) -> StageFunction:
     return lambda element: generated_record(config.seed, element["source_index"])
 
 

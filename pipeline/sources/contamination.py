@@ -10,7 +10,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.reject import Reject
 from pipeline.sources.rows import file_rows
-from pipeline.stage import Stage
+from pipeline.stage import Stage, StageFunction
 from pipeline.text.verbalize import plain_words
 
 STAGE = "source"
@@ -76,7 +76,7 @@ def check_clean(record: dict, index: BenchmarkIndex) -> dict:
     return record
 
 
-def setup(config):
+def setup(config) -> StageFunction:
     index = load_index(config.decontaminate, config.ngram)
     return lambda record: check_clean(record, index)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pipeline.reject import Reject
-from pipeline.stage import Stage
+from pipeline.stage import Stage, StageFunction
 from pipeline.text.latex import spoken_values
 from pipeline.text.quantities import find_quantities
 from pipeline.tokenizers import SpecialTokens, Tokenizer, load_tokenizer
@@ -196,7 +196,7 @@ def interleave(record: dict, tokenizer_name: str, p: int, q: int, decode_rate: f
     }
 
 
-def setup(config):
+def setup(config) -> StageFunction:
     """Load the tokenizer once per worker, then interleave record by record."""
     load_tokenizer(config.tokenizer)
     return lambda record: interleave(record, config.tokenizer, config.p, config.q, config.decode_rate)

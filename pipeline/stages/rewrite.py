@@ -10,7 +10,7 @@ from pipeline.config import BuildConfig
 from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
 from pipeline.sources.records import writes_latex
-from pipeline.stage import Stage
+from pipeline.stage import Stage, StageFunction
 from pipeline.text.latex import Unsayable, canonical, say
 from pipeline.text.quantities import find_quantities, quantity_values
 from pipeline.text.verbalize import normalize_space, spoken_word_count, unspeakable_characters
@@ -115,7 +115,7 @@ async def rewrite_with_llm(record: dict, config: BuildConfig, client: LLMClient)
     return {**record, "question": spoken, "provenance": config.provenance()}
 
 
-def setup(config: BuildConfig):
+def setup(config: BuildConfig) -> StageFunction:
     """The per-record function a Beam worker runs, built once per worker."""
     if config.llm == "openai":
         client = client_for(config)

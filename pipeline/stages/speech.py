@@ -10,7 +10,7 @@ from pipeline.config import TEXT_ONLY, BuildConfig
 from pipeline.deadline import deadline
 from pipeline.reject import Reject
 from pipeline.seeding import seeded_bytes
-from pipeline.stage import AwaitingStage, Stage
+from pipeline.stage import AwaitingStage, Stage, StageFunction
 from pipeline.tts import REMOTE_ENGINES, make_engine, voices
 from pipeline.tts.asr import OpenAITranscriber, word_error_rate
 from pipeline.tts.audio import Clip, audio_problem, encode_clip, hf_audio, join_sentences
@@ -134,7 +134,7 @@ def heard_error(transcriber: OpenAITranscriber, clips: list[tuple[Clip, str, str
     return worst
 
 
-def setup(config: BuildConfig):
+def setup(config: BuildConfig) -> StageFunction:
     """Start the engine (and the transcriber, when asked for) once per worker."""
     engine = make_engine(config)
     transcriber = None

@@ -15,7 +15,7 @@ import prompts
 from pipeline.config import BuildConfig
 from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
-from pipeline.stage import Stage
+from pipeline.stage import Stage, StageFunction
 from pipeline.stages.judge import judge
 from pipeline.stages.split_checks import STAGE, checked, validate_split
 from pipeline.stages.split_rules import split_lines, split_prose
@@ -81,7 +81,7 @@ async def split_with_llm(record: dict, config: BuildConfig, client: LLMClient) -
     return checked(record, *_clean_reply(reply), config)
 
 
-def setup(config: BuildConfig):
+def setup(config: BuildConfig) -> StageFunction:
     """Load the tokenizer the response budget counts with once per worker (not on the
     first reply, while a stage's requests wait on its loop)."""
     load_tokenizer(config.tokenizer)

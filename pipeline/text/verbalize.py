@@ -161,8 +161,10 @@ _RULES: list[tuple[re.Pattern, object]] = [
 def verbalize(text: str) -> str:
     """Say every symbol in ``text`` in words, keeping digits as they are."""
     text = unicodedata.normalize("NFKC", text.translate(_POWERS)).translate(_QUOTES)
-    text = _MIXED_WORD_RE.sub(_latin, text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    if not text.isascii():  # ASCII holds neither look-alike letters nor format characters
+        if _CONFUSABLE_RE.search(text):
+            text = _MIXED_WORD_RE.sub(_latin, text)
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     text = text.replace("and/or", "or").replace("``", '"').replace("''", '"')
     text = _PER_RE.sub(" per ", text)
     text = _UNIT_RE.sub(_unit, text)
@@ -185,8 +187,9 @@ def normalize_space(text: str) -> str:
 _UNSPEAKABLE_RE = re.compile(r"[^\w\s.,?!'\";:()\-]|_|\d:\d|(?<!\w)-\d|[^\W\d_\u0000-\u024F]")
 # Cyrillic and Greek letters drawn like Latin ones ("Аlice" with a Cyrillic А), as Unicode's
 # confusables list pairs them; read as the Latin letter inside a Latin word.
-_CONFUSABLES = str.maketrans("АВЕКМНОРСТХаеорсухіјѕΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
-                             "ABEKMHOPCTXaeopcyxijsABEZHIKMNOPTYXo")
+_LOOKALIKES = "АВЕКМНОРСТХаеорсухіјѕΑΒΕΖΗΙΚΜΝΟΡΤΥΧο"
+_CONFUSABLES = str.maketrans(_LOOKALIKES, "ABEKMHOPCTXaeopcyxijsABEZHIKMNOPTYXo")
+_CONFUSABLE_RE = re.compile(f"[{_LOOKALIKES}]")
 _MIXED_WORD_RE = re.compile(r"\w*[A-Za-z]\w*")
 
 

@@ -4,7 +4,8 @@ espeak-ng keeps state from one utterance to the next (pitch flutter, echo) and d
 breath noise from random generators seeded from the clock, so the same text said twice
 gives different samples. To make audio a pure function of (text, voice), a small helper
 process initializes the library once and forks a fresh child for every utterance, which
-seeds both generators with 0: each child starts from the same state. The helper also keeps a
+seeds both generators with 0: each child starts from the same state. The next child is
+forked while the current one speaks. The helper also keeps a
 crash inside the C library away from the Beam worker.
 """
 
@@ -77,25 +78,46 @@ def _send(stream, status: int, payload: bytes) -> None:
     stream.flush()
 
 
+def _spare_child(library: _Library, replies) -> tuple[int, int]:
+    """Fork a pristine child that waits for one request line on a pipe of its own, says it,
+    replies and exits. Returns (its pid, the pipe's write end)."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child:
+        os.close(read_end)
+        return child, write_end
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        line = pipe.readline()
+    if line:
+        ctypes.CDLL(None).srand(0)
+        library.lib.espeak_ng_SetRandSeed(ctypes.c_long(0))
+        try:
+            request = json.loads(line)
+            _send(replies, 0, library.synthesize(request["text"], Voice(**request["voice"])))
+        except Exception as error:
+            _send(replies, 1, str(error).encode())
+    os._exit(0)
+
+
 def serve(requests, replies) -> None:
-    """Helper process: answer each JSON request line from a freshly forked child."""
+    """Helper process: answer each JSON request line from a pristine forked child. The
+    child for the next request is forked while the current one speaks, so the fork is off
+    the path of the reply (on a second core)."""
     library = _Library()
     _send(replies, 0, str(library.sample_rate).encode())
+    spare = _spare_child(library, replies)
     for line in requests:
-        request = json.loads(line)
-        child = os.fork()
-        if child == 0:
-            ctypes.CDLL(None).srand(0)
-            library.lib.espeak_ng_SetRandSeed(ctypes.c_long(0))
-            try:
-                pcm = library.synthesize(request["text"], Voice(**request["voice"]))
-                _send(replies, 0, pcm)
-            except Exception as error:
-                _send(replies, 1, str(error).encode())
-            os._exit(0)
+        child, pipe = spare
+        with os.fdopen(pipe, "wb") as request:
+            request.write(line if line.endswith(b"\n") else line + b"\n")
+        spare = _spare_child(library, replies)
         _, status = os.waitpid(child, 0)
         if status != 0:
             _send(replies, 1, f"synthesis process ended with status {status}".encode())
+    child, pipe = spare
+    os.close(pipe)  # the spare reads no request and exits
+    os.waitpid(child, 0)
 
 
 class EspeakSpeech:
