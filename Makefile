@@ -78,6 +78,7 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.llm
 	test -d $(OUT)/data || $(MAKE) dataset
 	$(BIN)/python -m benchmarks.trainer $(OUT)
 

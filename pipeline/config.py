@@ -209,6 +209,9 @@ class BuildConfig:
                                               "names (default: the engine's pool); one is chosen per record "
                                               "from its id and the seed", "speech", flag="voices",
                                               parse=comma_list)
+    question_rate_jitter: int = option(30, "question voices speak at 160 words a minute plus 0 to this many "
+                                       "more, drawn per record from its id and the seed (0: all at 160)",
+                                       "speech", parse=NON_NEGATIVE)
     response_voice: str = option("", "the assistant's voice (default: the engine's)", "speech")
     tts_base_url: str = option("", "speech endpoint for --tts openai", "speech")
     tts_model: str = option("", "speech model for --tts openai", "speech")
@@ -218,8 +221,9 @@ class BuildConfig:
                                 parse=POSITIVE_RATE)
     tts_retries: int = option(4, "retries on throttling, server errors and dropped connections", "speech",
                               parse=NON_NEGATIVE)
-    tts_concurrency: int = option(4, "speech requests in flight per worker thread for online engines",
-                                  "speech", parse=POSITIVE)
+    tts_concurrency: int = option(4, "speech requests in flight per worker thread (online engines; espeak "
+                                  "runs one helper process per request, at most one per core)", "speech",
+                                  parse=POSITIVE)
     tts_proxy: str = option("", "an HTTP proxy for --tts edge", "speech")
     asr: str = option("off", "hear every clip back through an OpenAI-compatible /v1/audio/transcriptions "
                       "endpoint (--asr_base_url, --asr_model) and reject clips whose word error rate "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+import aiohttp
 import openai
 
 MAX_BACKOFF_SECONDS = 30.0
@@ -20,12 +21,25 @@ SERVICE_KINDS = ("timeout", "unreachable", "throttled")
 TIMEOUT_KIND = {"llm": "timeout", "tts": "unreachable", "asr": "unreachable"}
 
 
+class ServiceError(RuntimeError):
+    """A call to a service (a speech engine, a transcriber) failed; ``reason`` is the reject
+    reason (``tts_unreachable``, ``asr_throttled``...)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def openai_client(base_url: str, api_key: str, timeout: float, retries: int,
                   asynchronous: bool = False) -> openai.OpenAI | openai.AsyncOpenAI:
     """The ``openai`` client of one endpoint; ``retries`` is how often it retries 429,
-    5xx and dropped connections itself (0 where the caller retries)."""
-    kind = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return kind(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=retries)
+    5xx and dropped connections itself (0 where the caller retries). The asynchronous
+    client sends through aiohttp (``DefaultAioHttpClient``), which costs about a quarter less
+    CPU a request than the default transport; it is made per event loop by its caller."""
+    if asynchronous:
+        return openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout,
+                                  max_retries=retries, http_client=openai.DefaultAioHttpClient())
+    return openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=retries)
 
 
 def retry_after(error: Exception) -> float | None:
@@ -46,10 +60,21 @@ def backoff_seconds(attempt: int, base: float = 0.5, asked: float | None = None)
     return min(MAX_BACKOFF_SECONDS, base * 2**attempt) * random.uniform(0.5, 1)
 
 
+def _refused(error: BaseException) -> bool:
+    """Whether a "timeout" was a refused or dropped connection: aiohttp's transport reports
+    every connection error as a connect timeout, keeping the real one as its cause."""
+    cause = error.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def openai_failure(service: str, error: Exception) -> tuple[str, str, bool]:
     """(reason, detail, transient) for an error of the ``openai`` client calling ``service``
     (``llm``, ``tts`` or ``asr``)."""
-    if isinstance(error, openai.APITimeoutError):
+    if isinstance(error, openai.APITimeoutError) and not _refused(error):
         return f"{service}_{TIMEOUT_KIND[service]}", "the endpoint did not answer in time", True
     if isinstance(error, openai.APIConnectionError):
         return f"{service}_unreachable", f"the endpoint is unreachable: {type(error).__name__}", True

@@ -40,54 +40,104 @@ def field_validators() -> dict[str, Draft202012Validator]:
     return {name: Draft202012Validator(field) for name, field in load("fields")["properties"].items()}
 
 
-def _int_array_check(field: dict):
-    """For a field that is an array of integers (token ids, stream labels): a check in one
-    pass at C speed, since jsonschema spends about 5 us on every integer. True means valid;
-    False means "ask jsonschema", which then decides and words the error."""
-    items = field.get("items", {})
-    simple = (field.get("type") == "array" and items.get("type") == "integer"
-              and set(field) <= {"type", "items", "description"}
-              and set(items) <= {"type", "minimum", "maximum", "x-arrow", "description"})
-    if not simple:
-        return None
-    low, high = items.get("minimum"), items.get("maximum")
-
-    def check(value) -> bool:
-        if type(value) is not list or not all(type(v) is int for v in value):
-            return False
-        return not value or ((low is None or min(value) >= low) and (high is None or max(value) <= high))
-
-    return check
-
-
 _SCALARS = {"integer": lambda v: type(v) is int, "number": lambda v: type(v) in (int, float),
             "string": lambda v: type(v) is str, "boolean": lambda v: type(v) is bool}
-_PLAIN_KEYS = {"type", "description", "x-arrow", "x-stage"}
+_CONTAINERS = {"array": list, "object": dict}
+_INT = {int}
+_ANNOTATIONS = {"description", "title", "x-arrow", "x-stage", "x-hf"}
+_BOUNDS = {"minimum": (lambda v, n: v >= n, ("integer", "number")),
+           "maximum": (lambda v, n: v <= n, ("integer", "number")),
+           "minLength": (lambda v, n: len(v) >= n, ("string",)),
+           "minItems": (lambda v, n: len(v) >= n, ("array",))}
 
 
-def _flat_object_check(field: dict):
-    """For an object of plain scalars (``interleave_stats``): the same kind of one-pass check."""
-    properties = field.get("properties", {})
-    simple = (field.get("type") == "object" and field.get("additionalProperties") is False
-              and set(field) <= {"type", "properties", "required", "additionalProperties", "description"}
-              and all(set(p) <= _PLAIN_KEYS and p.get("type") in _SCALARS for p in properties.values()))
-    if not simple:
+def _int_items(items: dict):
+    """For an array of integers (token ids, stream labels): one pass at C speed, since
+    jsonschema spends about 5 us on every integer."""
+    if not set(items) - _ANNOTATIONS <= {"type", "minimum", "maximum"} or items.get("type") != "integer":
         return None
-    kinds = {name: _SCALARS[p["type"]] for name, p in properties.items()}
-    required = set(field.get("required", []))
+    low, high = items.get("minimum"), items.get("maximum")
+    return lambda value: not value or (set(map(type, value)) == _INT and (low is None or min(value) >= low)
+                                       and (high is None or max(value) <= high))
 
-    def check(value) -> bool:
-        return (type(value) is dict and required <= value.keys() <= kinds.keys()
-                and all(kinds[name](item) for name, item in value.items()))
 
+def _compiled(schema: dict):
+    """A check of a value against ``schema`` in plain Python, for the keywords the record
+    schema uses (type, enum, bounds, items, properties, required, additionalProperties):
+    True means valid; False means "ask jsonschema", which then decides and words the error.
+    None for a schema with any other keyword. jsonschema spends microseconds on every
+    keyword of every value, more than some stages' own work."""
+    rest = {key: value for key, value in schema.items() if key not in _ANNOTATIONS}
+    kind = rest.pop("type", None)
+    if kind in _SCALARS:
+        tests = [_SCALARS[kind]]
+    elif kind in _CONTAINERS:
+        tests = [lambda v, cls=_CONTAINERS[kind]: type(v) is cls]
+    elif kind is None:
+        tests = []
+    else:
+        return None
+    if "enum" in rest:
+        allowed = tuple(rest.pop("enum"))
+        if not all(type(choice) is str for choice in allowed):
+            return None
+        tests.append(lambda v: type(v) is str and v in allowed)
+    for key in sorted(set(_BOUNDS) & set(rest)):
+        test, kinds = _BOUNDS[key]
+        if kind not in kinds:  # a bound on a value of unchecked type: jsonschema decides
+            return None
+        limit = rest.pop(key)
+        tests.append(lambda v, test=test, limit=limit: test(v, limit))
+    if "items" in rest:
+        items = rest.pop("items")
+        each = _int_items(items)
+        if each is None:
+            item = _compiled(items)
+            if item is None:
+                return None
+            each = _all_items(item)
+        tests.append(each)
+    if "properties" in rest:
+        properties = {name: _compiled(field) for name, field in rest.pop("properties").items()}
+        if any(check is None for check in properties.values()):
+            return None
+        required = frozenset(rest.pop("required", ()))
+        closed = rest.pop("additionalProperties", True) is False
+        tests.append(_object_check(properties, required, closed))
+    if rest:
+        return None
+    return _all_of(tests) if tests else (lambda _: True)
+
+
+def _all_items(item):
+    return lambda value: all(map(item, value))
+
+
+def _object_check(properties: dict, required: frozenset, closed: bool):
+    def check(value: dict) -> bool:
+        if not required <= value.keys() or (closed and not value.keys() <= properties.keys()):
+            return False
+        for name, item in value.items():
+            test = properties.get(name)
+            if test is not None and not test(item):
+                return False
+        return True
     return check
+
+
+def _all_of(tests: list):
+    """``tests`` in order, the first failure ending the check (the type test comes first)."""
+    first, *others = tests
+    if not others:
+        return first
+    rest = _all_of(others)
+    return lambda value: first(value) and rest(value)
 
 
 @cache
 def fast_checks() -> dict:
-    """The one-pass checks of the fields that have one (``_int_array_check``, ``_flat_object_check``)."""
-    found = {name: _int_array_check(field) or _flat_object_check(field)
-             for name, field in load("fields")["properties"].items()}
+    """The plain-Python checks (``_compiled``) of the fields that have one."""
+    found = {name: _compiled(field) for name, field in load("fields")["properties"].items()}
     return {name: check for name, check in found.items() if check is not None}
 
 

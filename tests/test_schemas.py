@@ -1,5 +1,8 @@
 """A stage's output is checked on what the stage set; a source record is checked whole."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import schemas
 from pipeline.config import BuildConfig
 from pipeline.sources.records import generated_record
@@ -54,3 +57,19 @@ def test_token_arrays_are_checked_in_one_pass_with_the_same_verdicts():
                                           before=before)
     assert schemas.first_error("interleave", {**out, "interleave_stats": {**stats, "cycles": 9.0}},
                                before=before) is None
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=False) | st.text(max_size=5)
+    | st.binary(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["text", "after_step", "start", "end", "bytes", "path", "type", "level", "origin",
+                         "length", "seed", "other"]), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.sampled_from(sorted(schemas.fast_checks())), value=JSON_VALUES)
+def test_a_plain_python_check_never_passes_what_jsonschema_refuses(name, value):
+    if schemas.fast_checks()[name](value):
+        assert schemas.field_validators()[name].is_valid(value), (name, value)

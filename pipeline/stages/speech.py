@@ -6,13 +6,14 @@ import asyncio
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+from pipeline.asr import OpenAITranscriber, word_error_rate
 from pipeline.config import TEXT_ONLY, BuildConfig
 from pipeline.deadline import deadline
 from pipeline.reject import Reject
+from pipeline.remote import ServiceError
 from pipeline.seeding import seeded_bytes
 from pipeline.stage import AwaitingStage, Stage, StageFunction
-from pipeline.tts import REMOTE_ENGINES, make_engine, voices
-from pipeline.tts.asr import OpenAITranscriber, word_error_rate
+from pipeline.tts import CONCURRENT_ENGINES, make_engine, voices
 from pipeline.tts.audio import Clip, audio_problem, encode_clip, hf_audio, join_sentences
 from pipeline.tts.voice import TTSError, Voice
 
@@ -23,8 +24,8 @@ def question_voice(record_id: str, config: BuildConfig) -> Voice:
     """A voice from the pool, with rate and pitch jitter, fixed by the id and the seed."""
     digest = seeded_bytes(config.seed, record_id, "voice")
     pool = voices(config)[0]
-    return Voice(pool[digest[0] % len(pool)], rate=160 + digest[1] % 31, pitch=40 + digest[2] % 21,
-                 engine=config.tts)
+    return Voice(pool[digest[0] % len(pool)], rate=160 + digest[1] % (config.question_rate_jitter + 1),
+                 pitch=40 + digest[2] % 21, engine=config.tts)
 
 
 def _synthesize(engine, text: str, voice: Voice):
@@ -97,9 +98,10 @@ def speak(record: dict, config: BuildConfig, engine, transcriber: OpenAITranscri
 
 
 def speaking(config: BuildConfig, engine, transcriber: OpenAITranscriber | None) -> AwaitingStage:
-    """``speak`` for engines and transcribers behind a network: every clip of a record is
-    asked for at once, on ``config.tts_concurrency`` threads shared by all the records in
-    flight, so that many requests are always in flight."""
+    """``speak`` for engines that take several requests at once (online voices, espeak's
+    helper processes) and for transcribers: every clip of a record is asked for at once, on
+    ``config.tts_concurrency`` threads shared by all the records in flight, so that many
+    requests are always in flight."""
     requests = ThreadPoolExecutor(config.tts_concurrency, thread_name_prefix="speech")
 
     async def speak_remotely(record: dict) -> dict:
@@ -124,7 +126,7 @@ def heard_error(transcriber: OpenAITranscriber, clips: list[tuple[Clip, str, str
     for clip, text, path in clips:
         try:
             heard = transcriber.transcribe(clip.data, path, f"audio/{clip.format}")
-        except TTSError as error:
+        except ServiceError as error:
             raise Reject(STAGE, error.reason, str(error)) from None
         rate = word_error_rate(text, heard)
         if rate > config.max_wer:
@@ -141,7 +143,7 @@ def setup(config: BuildConfig) -> StageFunction:
     if config.asr == "openai":
         transcriber = OpenAITranscriber(config.asr_base_url, config.asr_model, config.tts_api_key_env,
                                         config.tts_timeout, config.tts_retries)
-    if config.tts in REMOTE_ENGINES or transcriber is not None:
+    if (config.tts in CONCURRENT_ENGINES and config.tts_concurrency > 1) or transcriber is not None:
         return speaking(config, engine, transcriber)
     return lambda record: speak(record, config, engine, transcriber)
 

@@ -128,9 +128,9 @@ def spoken_sentence(step: str) -> str | None:
     """The narrative of a step with each calculation replaced by its result, said in words;
     a reason left with no more than the result it explains is dropped, as it says nothing.
     None when the step cannot be said cleanly."""
-    text = step
-    while _EQUATION_RE.search(text):
-        text = _EQUATION_RE.sub("", text)
+    text, removed = _EQUATION_RE.subn("", step)
+    while removed:
+        text, removed = _EQUATION_RE.subn("", text)
     if "=" in text:
         return None
     if _LABEL_RE.match(text) or len(text.split()) < 3:

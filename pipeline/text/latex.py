@@ -345,8 +345,21 @@ def canonical(text: str) -> str:
 @lru_cache(maxsize=1)
 def _latex_context():
     """pylatexenc's macros, environments and specials, built once: the walker only reads
-    them, and building them took a tenth of each parse."""
-    return get_default_latex_context_db()
+    them, and building them took a tenth of each parse. The walker asks at every character
+    whether a special (``~``, ``--``, ``` `` ```...) starts there, trying each one in turn
+    (a third of a parse); a character no special starts with is answered at once."""
+    context = get_default_latex_context_db()
+    starts = frozenset(chars[0] for category in context.category_list
+                       for chars in context.d[category]["specials"])
+    every_special = context.test_for_specials
+
+    def test_for_specials(s: str, pos: int, parsing_state=None):
+        if s[pos:pos + 1] not in starts:
+            return None
+        return every_special(s, pos, parsing_state)
+
+    context.test_for_specials = test_for_specials
+    return context
 
 
 @lru_cache(maxsize=16384)

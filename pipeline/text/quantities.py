@@ -57,9 +57,9 @@ def _rounding(value: Fraction | int) -> Fraction:
     return Fraction(10**zeros, 2)
 
 
-_APPROXIMATELY_RE = re.compile(
-    r"\b(?:about|around|roughly|approximately|almost|nearly|close to|some)\s+$", re.I
-)
+_APPROXIMATE_WORDS = r"\b(?:about|around|roughly|approximately|almost|nearly|close to|some)\s+"
+_APPROXIMATELY_RE = re.compile(_APPROXIMATE_WORDS + "$", re.I)
+_APPROXIMATE_WORD_RE = re.compile(_APPROXIMATE_WORDS, re.I)  # in the text at all
 
 
 @cache
@@ -125,19 +125,26 @@ def _digit_quantities(text: str) -> list[Quantity]:
                               _values({Fraction(0)})))
     money_spans = [(q.start, q.end) for q in found]
     for m in _DIGIT_RE.finditer(text):
-        if any(start <= m.start() < end for start, end in money_spans):
+        if money_spans and any(start <= m.start() < end for start, end in money_spans):
             continue
-        value = _digits_value(m["num"])
-        if m["den"] and int(m["den"]):
-            denominator = Fraction(m["den"])
-            found.append(Quantity(m.group(0).strip(), m.start(), m.end(),
-                                  _values({value / denominator}), _values({value, denominator})))
-            continue
-        values = {value, Fraction(value) / 100} if m["tail"] else {value}
-        if m["sign"]:
-            values |= {-v for v in values}
-        found.append(Quantity(m.group(0).strip(), m.start(), m.end(), _values(values)))
+        values, parts = _number_values(m["num"], m["den"], bool(m["tail"]), bool(m["sign"]))
+        found.append(Quantity(m.group(0).strip(), m.start(), m.end(), values, parts))
     return found
+
+
+@lru_cache(maxsize=65536)
+def _number_values(number: str, denominator: str | None, percent: bool, signed: bool
+                   ) -> tuple[frozenset, frozenset]:
+    """(values, parts) of a number written in digits: "3/4" is 3/4 made of 3 and 4, "5%"
+    is 5 or 0.05, "-2" is -2 or 2 (a "-" may be a subtraction)."""
+    value = _digits_value(number)
+    if denominator and int(denominator):
+        below = Fraction(denominator)
+        return _values({value / below}), _values({value, below})
+    values = {value, Fraction(value) / 100} if percent else {value}
+    if signed:
+        values |= {-v for v in values}
+    return _values(values), frozenset()
 
 
 def _word_quantities(text: str) -> list[Quantity]:
@@ -207,6 +214,8 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
     "about", "around", "roughly"... is marked approximate. Cached: the stages ask again
     about the same steps and sentences (a third of the calls on GSM8K)."""
     found = sorted(_digit_quantities(text) + _word_quantities(text), key=lambda q: (q.end, q.start))
+    if not _APPROXIMATE_WORD_RE.search(text):
+        return tuple(found)
     return tuple(q._replace(approximate=True) if _APPROXIMATELY_RE.search(text, max(0, q.start - 16), q.start)
                  else q for q in found)
 

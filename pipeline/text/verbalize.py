@@ -124,37 +124,40 @@ def _ratio(m: re.Match) -> str:
     return " to ".join(m.group(0).split(":"))
 
 
-_RULES: list[tuple[re.Pattern, object]] = [
-    (re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}|\d{2})\b"), _date),
-    (re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b"), _date),
-    (re.compile(r"(?<=\d),(?=\d{3}\b)"), ""),
-    (re.compile(r"(?<![\d.])\.(?=\d)"), "0."),
-    (re.compile(r"\$\s?(?P<amount>\d[\d,]*(?:\.\d+)?)"), _money),
-    (re.compile(r"(?P<amount>\d[\d,]*(?:\.\d+)?)\s?\$"), _money),
-    (re.compile(r"¢\s?(\d+)|(\d+)\s?¢"), r" \1\2 cents "),
-    (re.compile(r"(dollars?|cents?|euros|pounds) ?/ ?(?=[a-z])"), r"\1 per "),
-    (re.compile(r"\^\s?2\b"), " squared"),
-    (re.compile(r"\^\s?3\b"), " cubed"),
-    (re.compile(r"£\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 pounds "),
-    (re.compile(r"€\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 euros "),
+# (pattern, replacement, what the text must hold for the pattern to match): a rule is
+# tried only when its text is there, so the passes that cannot match cost a substring test.
+_RULES: list[tuple[re.Pattern, object, tuple[str, ...]]] = [
+    (re.compile(r"\b(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4}|\d{2})\b"), _date, ("/",)),
+    (re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})\b"), _date, ("-",)),
+    (re.compile(r"(?<=\d),(?=\d{3}\b)"), "", (",",)),
+    (re.compile(r"(?<![\d.])\.(?=\d)"), "0.", (".",)),
+    (re.compile(r"\$\s?(?P<amount>\d[\d,]*(?:\.\d+)?)"), _money, ("$",)),
+    (re.compile(r"(?P<amount>\d[\d,]*(?:\.\d+)?)\s?\$"), _money, ("$",)),
+    (re.compile(r"¢\s?(\d+)|(\d+)\s?¢"), r" \1\2 cents ", ("¢",)),
+    (re.compile(r"(dollars?|cents?|euros|pounds) ?/ ?(?=[a-z])"), r"\1 per ", ("/",)),
+    (re.compile(r"\^\s?2\b"), " squared", ("^",)),
+    (re.compile(r"\^\s?3\b"), " cubed", ("^",)),
+    (re.compile(r"£\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 pounds ", ("£",)),
+    (re.compile(r"€\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 euros ", ("€",)),
     (re.compile(r"(?:(?<=ratio )|(?<=ratio of ))\d+(?::\d+)+|\d+:\d+(?::\d+)+|\d+:\d(?!\d)"),
-     _ratio),
+     _ratio, (":",)),
     (re.compile(r"(?P<hour>\d{1,2}):(?P<minute>[0-5]\d)(?:\s?(?P<half>[ap]\.?m\b\.?))?", re.I),
-     _clock),
-    (re.compile(r"(?<=[\w)])\s?%"), " percent"),
+     _clock, (":",)),
+    (re.compile(r"(?<=[\w)])\s?%"), " percent", ("%",)),
     (re.compile(r"(?:(?P<whole>\d+)\s+)?(?<![\d.])(?P<num>\d+)/(?P<den>\d+)(?![\d/])"
-                r"(?:(?:st|nd|rd|th)s?|s)?\b"), _fraction),
-    (re.compile(rf"(?<=\d)-(?={_NUM}\b)"), " to "),
-    (re.compile(rf"(?<![\w.])-(?={_NUM})"), "negative "),
-    (re.compile(rf"(?<=\d)\s?[x×]\s?(?=\$?{_NUM})"), " times "),
-    (re.compile(rf"(?<=\d)\s?/\s?(?={_NUM})"), " divided by "),
-    (re.compile(r"(?<=[ap]\.m\.)\s+-\s+(?=\d)"), " to "),  # 1:00 PM - 6:00 PM
-    (re.compile(r"(?<![\w-])([A-Za-z])\s+-\s+(?=[a-z])"), r"\1-"),  # "t - shirts"
-    (re.compile(r"(?<=[\d)])\s+-\s+(?=[\d($(])"), " minus "),
-    (re.compile(r"\s+-\s+"), ", "),  # a dash between words is a pause
-    (re.compile(r"\b(dollars?|cents?|percent)\s+\1\b"), r"\1"),  # "$0.40 cents": 40 cents, once
-    (re.compile(r"(?<=\w)\s+-(?=(?:th|st|nd|rd)\b)"), "-"),  # the n-th term
-    (re.compile(r"(?<=\w)/(?=\w)"), " or "),
+                r"(?:(?:st|nd|rd|th)s?|s)?\b"), _fraction, ("/",)),
+    (re.compile(rf"(?<=\d)-(?={_NUM}\b)"), " to ", ("-",)),
+    (re.compile(rf"(?<![\w.])-(?={_NUM})"), "negative ", ("-",)),
+    (re.compile(rf"(?<=\d)\s?[x×]\s?(?=\$?{_NUM})"), " times ", ("x", "×")),
+    (re.compile(rf"(?<=\d)\s?/\s?(?={_NUM})"), " divided by ", ("/",)),
+    (re.compile(r"(?<=[ap]\.m\.)\s+-\s+(?=\d)"), " to ", ("-",)),  # 1:00 PM - 6:00 PM
+    (re.compile(r"(?<![\w-])([A-Za-z])\s+-\s+(?=[a-z])"), r"\1-", ("-",)),  # "t - shirts"
+    (re.compile(r"(?<=[\d)])\s+-\s+(?=[\d($(])"), " minus ", ("-",)),
+    (re.compile(r"\s+-\s+"), ", ", ("-",)),  # a dash between words is a pause
+    # "$0.40 cents": 40 cents, once
+    (re.compile(r"\b(dollars?|cents?|percent)\s+\1\b"), r"\1", ("dollar", "cent", "percent")),
+    (re.compile(r"(?<=\w)\s+-(?=(?:th|st|nd|rd)\b)"), "-", ("-",)),  # the n-th term
+    (re.compile(r"(?<=\w)/(?=\w)"), " or ", ("/",)),
 ]
 
 
@@ -169,18 +172,22 @@ def verbalize(text: str) -> str:
     text = _PER_RE.sub(" per ", text)
     text = _UNIT_RE.sub(_unit, text)
     text = _GLUED_UNIT_RE.sub(lambda m: " " + _GLUED_UNITS[m.group(1)], text)
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, needs in _RULES:
+        if needs[0] in text or (len(needs) > 1 and any(part in text for part in needs[1:])):
+            text = pattern.sub(replacement, text)
     for symbol, words in _SYMBOL_WORDS.items():
         text = text.replace(symbol, words)
     return normalize_space(text)
 
 
+_SPACES_RE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCTUATION_RE = re.compile(r"\s+([.,?!;:])(?!\d)")
+
+
 def normalize_space(text: str) -> str:
     """NFC, runs of whitespace collapsed, no space before punctuation."""
-    text = unicodedata.normalize("NFC", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    return re.sub(r"\s+([.,?!;:])(?!\d)", r"\1", text)
+    text = _SPACES_RE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    return _SPACE_BEFORE_PUNCTUATION_RE.sub(r"\1", text)
 
 
 # a letter of another script (what an English voice cannot read) is unspeakable too

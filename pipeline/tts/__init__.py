@@ -30,14 +30,16 @@ class SpeechEngine(Protocol):
 
 @dataclass(frozen=True)
 class Engine:
-    """A registered engine: where its class is, whether it is behind a network (records are
-    then spoken many at a time, and it fails fast when the endpoint is gone), its question
-    voice pool and its response voice."""
+    """A registered engine: where its class is, whether it is behind a network (it then
+    fails fast when the endpoint is gone), whether it may be asked from several threads at
+    once (records are then spoken many at a time), its question voice pool and its response
+    voice."""
 
     target: str  # "module:Class"
     remote: bool = False
     voices: tuple[str, ...] = ()
     response_voice: str = ""
+    concurrent: bool = False
 
     def open(self, config) -> SpeechEngine:
         module, name = self.target.split(":")
@@ -48,17 +50,19 @@ class Engine:
 ENGINES = {
     "espeak": Engine("pipeline.tts.espeak:EspeakSpeech",
                      voices=("en-us", "en-us+m3", "en-us+f2", "en-us+m7", "en-us+f4"),
-                     response_voice="en-us+f3"),
+                     response_voice="en-us+f3", concurrent=True),
     "openai": Engine("pipeline.tts.openai_speech:OpenAISpeech", remote=True,
-                     voices=("alloy", "echo", "fable", "onyx", "shimmer"), response_voice="nova"),
+                     voices=("alloy", "echo", "fable", "onyx", "shimmer"), response_voice="nova",
+                     concurrent=True),
     "edge": Engine("pipeline.tts.edge:EdgeSpeech", remote=True,
                    voices=("en-US-AriaNeural", "en-US-GuyNeural", "en-GB-SoniaNeural",
                            "en-AU-WilliamNeural", "en-US-JennyNeural"),
-                   response_voice="en-US-EmmaMultilingualNeural"),
+                   response_voice="en-US-EmmaMultilingualNeural", concurrent=True),
     # no built-in voices: the pool is the .onnx paths given with --question_voices
     "piper": Engine("pipeline.tts.piper:PiperSpeech"),
 }
 REMOTE_ENGINES = tuple(name for name, engine in ENGINES.items() if engine.remote)
+CONCURRENT_ENGINES = tuple(name for name, engine in ENGINES.items() if engine.concurrent)
 
 
 class FailFast:

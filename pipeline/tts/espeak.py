@@ -5,19 +5,23 @@ breath noise from random generators seeded from the clock, so the same text said
 gives different samples. To make audio a pure function of (text, voice), a small helper
 process initializes the library once and forks a fresh child for every utterance, which
 seeds both generators with 0: each child starts from the same state. The next child is
-forked while the current one speaks. The helper also keeps a
-crash inside the C library away from the Beam worker.
+forked while the current one speaks, and children are reaped once they have exited, not
+waited for. The helper also keeps a crash inside the C library away from the Beam worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
+import queue
+import select
+import signal
 import struct
 import subprocess
 import sys
-import threading
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -27,7 +31,9 @@ from pipeline.tts.voice import TTSError, Voice
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_CHARS_UTF8 = 1
 ESPEAK_RATE, ESPEAK_PITCH = 1, 3
-_HEADER = struct.Struct("!iI")  # status, payload length
+_HEADER = struct.Struct("!iII")  # status, request number, payload length
+DEFAULT_TIMEOUT = 10.0  # seconds an utterance may take (the speech stage passes --record_timeout)
+STARTUP_SECONDS = 30.0  # a helper's start: Python, numpy and the library's data
 
 
 class _Library:
@@ -73,8 +79,8 @@ class _Library:
         return b"".join(self.chunks)
 
 
-def _send(stream, status: int, payload: bytes) -> None:
-    stream.write(_HEADER.pack(status, len(payload)) + payload)
+def _send(stream, status: int, number: int, payload: bytes) -> None:
+    stream.write(_HEADER.pack(status, number, len(payload)) + payload)
     stream.flush()
 
 
@@ -86,90 +92,205 @@ def _spare_child(library: _Library, replies) -> tuple[int, int]:
     if child:
         os.close(read_end)
         return child, write_end
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         line = pipe.readline()
     if line:
         ctypes.CDLL(None).srand(0)
         library.lib.espeak_ng_SetRandSeed(ctypes.c_long(0))
+        number = 0
         try:
             request = json.loads(line)
-            _send(replies, 0, library.synthesize(request["text"], Voice(**request["voice"])))
+            number = request["number"]
+            _send(replies, 0, number, library.synthesize(request["text"], Voice(**request["voice"])))
         except Exception as error:
-            _send(replies, 1, str(error).encode())
+            _send(replies, 1, number, str(error).encode())
     os._exit(0)
 
 
-def serve(requests, replies) -> None:
-    """Helper process: answer each JSON request line from a pristine forked child. The
-    child for the next request is forked while the current one speaks, so the fork is off
-    the path of the reply (on a second core)."""
-    library = _Library()
-    _send(replies, 0, str(library.sample_rate).encode())
-    spare = _spare_child(library, replies)
-    for line in requests:
-        child, pipe = spare
-        with os.fdopen(pipe, "wb") as request:
-            request.write(line if line.endswith(b"\n") else line + b"\n")
-        spare = _spare_child(library, replies)
-        _, status = os.waitpid(child, 0)
-        if status != 0:
-            _send(replies, 1, f"synthesis process ended with status {status}".encode())
+def _reap(speaking: dict[int, int], replies) -> None:
+    """Collect the children that have exited. One that ended in failure may not have
+    replied, so its request gets the error as a reply (a stale one, if it had replied after
+    all, is told apart by its request number); a spare that died unasked is replaced when it
+    is next needed."""
+    while True:
+        try:
+            child, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if child == 0:
+            return
+        number = speaking.pop(child, None)
+        if number is not None and status != 0:
+            _send(replies, 1, number, f"synthesis process ended with status {status}".encode())
+
+
+def _dispatch(line: bytes, spare: tuple[int, int], library: _Library, replies) -> int:
+    """Hand a request to the spare child (to a fresh one if the spare has died); returns
+    the pid of the child that speaks it."""
     child, pipe = spare
-    os.close(pipe)  # the spare reads no request and exits
-    os.waitpid(child, 0)
+    try:
+        os.write(pipe, line + b"\n")
+    except BrokenPipeError:
+        os.close(pipe)
+        return _dispatch(line, _spare_child(library, replies), library, replies)
+    os.close(pipe)
+    return child
+
+
+def _request_number(line: bytes) -> int:
+    try:
+        return int(json.loads(line)["number"])
+    except (ValueError, KeyError, TypeError):
+        return 0
+
+
+def serve(requests: int, replies) -> None:
+    """Helper process: answer each JSON request line (read from the file descriptor
+    ``requests``) from a pristine forked child. The child for the next request is forked
+    while the current one speaks, and a child that has replied is reaped once it has
+    exited, not waited for: both stay off the path of the replies."""
+    library = _Library()
+    _send(replies, 0, 0, str(library.sample_rate).encode())
+    exited, wake = os.pipe()
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    spare, speaking, pending = _spare_child(library, replies), {}, b""
+    while True:
+        ready, _, _ = select.select([requests, exited], [], [])
+        if exited in ready:
+            os.read(exited, 4096)
+            _reap(speaking, replies)
+        if requests not in ready:
+            continue
+        chunk = os.read(requests, 1 << 16)
+        if not chunk:
+            break
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            speaking[_dispatch(line, spare, library, replies)] = _request_number(line)
+            spare = _spare_child(library, replies)
+    os.close(spare[1])  # the spare reads no request and exits
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            break
+
+
+class _Helper:
+    """One helper process (with the children it forks, a process group of its own), asked
+    one utterance at a time; a reply that takes longer than ``timeout`` seconds ends it."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self.process = subprocess.Popen([sys.executable, "-m", "pipeline.tts.espeak"], bufsize=0,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        start_new_session=True)
+        self._number = 0
+        status, _, payload = self._receive(time.monotonic() + max(timeout, STARTUP_SECONDS))
+        if status != 0:
+            raise TTSError(payload.decode(), "tts_unavailable")
+        self.sample_rate = int(payload)
+
+    def _read(self, size: int, until: float) -> bytes:
+        data = b""
+        while len(data) < size:
+            ready, _, _ = select.select([self.process.stdout], [], [], max(0.0, until - time.monotonic()))
+            if not ready:
+                self.kill()
+                raise TTSError(f"espeak took longer than {self._timeout:g} s", "record_timeout")
+            chunk = self.process.stdout.read(size - len(data))
+            if not chunk:
+                raise TTSError("the espeak helper process stopped")
+            data += chunk
+        return data
+
+    def _receive(self, until: float) -> tuple[int, int, bytes]:
+        status, number, length = _HEADER.unpack(self._read(_HEADER.size, until))
+        return status, number, self._read(length, until)
+
+    def synthesize(self, text: str, voice: Voice) -> tuple[int, bytes]:
+        """(status, payload) of the reply to this request; a stale reply (the failure of a
+        child killed after it had replied) is passed over."""
+        self._number += 1
+        request = json.dumps({"number": self._number, "text": text, "voice": asdict(voice)}) + "\n"
+        unsent = memoryview(request.encode())
+        while unsent:
+            unsent = unsent[self.process.stdin.write(unsent):]
+        until = time.monotonic() + self._timeout
+        while True:
+            status, number, payload = self._receive(until)
+            if number == self._number:
+                return status, payload
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def close(self) -> None:
+        if self.alive:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+
+    def __del__(self) -> None:
+        process = getattr(self, "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
 
 
 class EspeakSpeech:
     """Renders text to mono PCM16 at espeak's native rate (22,050 Hz).
 
-    One helper process per engine; calls are serialized with a lock (the C library
-    does one utterance at a time), so scale with Beam worker processes.
+    ``helpers`` helper processes, each saying one utterance at a time (the C library does
+    one at a time in a process); threads that call ``synthesize`` at once are spread over
+    them, so one worker speaks on as many cores as it has helpers.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._helper = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.tts.espeak"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )
-        status, payload = self._receive()
-        if status != 0:
-            raise TTSError(payload.decode(), "tts_unavailable")
-        self.sample_rate = int(payload)
+    def __init__(self, helpers: int = 1, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._timeout = timeout
+        self._helpers = [_Helper(timeout) for _ in range(helpers)]
+        self._idle: queue.SimpleQueue[_Helper] = queue.SimpleQueue()
+        for helper in self._helpers:
+            self._idle.put(helper)
+        self.sample_rate = self._helpers[0].sample_rate
 
     @classmethod
-    def from_config(cls, _config) -> EspeakSpeech:
-        return cls()
-
-    def _receive(self) -> tuple[int, bytes]:
-        header = self._helper.stdout.read(_HEADER.size)
-        if len(header) < _HEADER.size:
-            raise TTSError("the espeak helper process stopped")
-        status, length = _HEADER.unpack(header)
-        return status, self._helper.stdout.read(length)
+    def from_config(cls, config) -> EspeakSpeech:
+        """One helper for each request in flight (``--tts_concurrency``), at most one a
+        core; an utterance may take ``--record_timeout`` seconds."""
+        return cls(helpers=max(1, min(config.tts_concurrency, os.cpu_count() or 1)),
+                   timeout=config.record_timeout)
 
     def synthesize(self, text: str, voice: Voice) -> np.ndarray:
-        """PCM16 samples of ``text`` said by ``voice``; the same inputs, the same samples."""
-        request = json.dumps({"text": text, "voice": asdict(voice)}) + "\n"
-        with self._lock:
-            self._helper.stdin.write(request.encode())
-            self._helper.stdin.flush()
-            status, payload = self._receive()
+        """PCM16 samples of ``text`` said by ``voice``; the same inputs, the same samples,
+        whichever helper says them."""
+        helper = self._idle.get()
+        try:
+            status, payload = helper.synthesize(text, voice)
+        finally:
+            if not helper.alive:  # ended for taking too long: the next request gets a fresh one
+                self._helpers.remove(helper)
+                helper = _Helper(self._timeout)
+                self._helpers.append(helper)
+            self._idle.put(helper)
         if status != 0:
             raise TTSError(payload.decode("utf-8", "replace"))
         return np.frombuffer(payload, dtype=np.int16).copy()
 
     def close(self) -> None:
-        if self._helper.poll() is None:
-            self._helper.stdin.close()
-            self._helper.wait(timeout=10)
-
-    def __del__(self) -> None:
-        helper = getattr(self, "_helper", None)
-        if helper is not None and helper.poll() is None:
-            helper.kill()
+        for helper in self._helpers:
+            helper.close()
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    serve(sys.stdin.fileno(), sys.stdout.buffer)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.remote import ServiceError
+
 DEFAULT_RATE, DEFAULT_PITCH = 175, 50
 
 
@@ -26,9 +28,8 @@ class Voice:
         return self.rate / DEFAULT_RATE
 
 
-class TTSError(RuntimeError):
+class TTSError(ServiceError):
     """The engine could not render the text; ``reason`` is the reject reason."""
 
     def __init__(self, message: str, reason: str = "tts_failed") -> None:
-        super().__init__(message)
-        self.reason = reason
+        super().__init__(message, reason)

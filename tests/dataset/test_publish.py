@@ -47,7 +47,7 @@ def test_a_killed_rerun_leaves_the_previous_dataset_as_it_was(previous, point):
         if point == "reading":
             assert _wait_for(staging.exists, 120) or process.poll() is None
         elif point == "writing_shards":
-            assert _wait_for(lambda: any(staging.glob("_parts/data/*/*/*.parquet")), 120)
+            assert _wait_for(lambda: any(staging.glob("_parts/data/*/*/*.arrows")), 120)
         else:
             assert _wait_for(lambda: (staging / "data").exists(), 120)
     finally:

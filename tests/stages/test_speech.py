@@ -72,6 +72,13 @@ def test_voice_is_fixed_by_id_and_seed(config):
     assert chosen == set(voices(config)[0])
 
 
+def test_question_rate_jitter_sets_the_spread_of_speaking_rates(config):
+    rates = {question_voice(str(i), config).rate for i in range(200)}
+    assert min(rates) == 160 and max(rates) == 190
+    steady = replace(config, question_rate_jitter=0)
+    assert {question_voice(str(i), steady).rate for i in range(200)} == {160}
+
+
 def test_audio_checks(engine):
     speech = encode_clip(engine.synthesize("Natalia sold 24 clips in May.", _voice()), engine.sample_rate,
                          16000)

@@ -75,9 +75,9 @@ def test_a_build_with_speech_faults_loses_nothing(tmp_path, gsm8k_path):
 
 
 def test_asr_round_trip_passes_faithful_clips_and_rejects_the_rest(config):
+    from pipeline.asr import OpenAITranscriber
     from pipeline.reject import Reject
     from pipeline.stages.speech import speak
-    from pipeline.tts.asr import OpenAITranscriber
     from pipeline.tts.espeak import EspeakSpeech
     from tests.records import NATALIA, interleaved
 

@@ -1,3 +1,8 @@
+import os
+import signal
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -27,4 +32,51 @@ def test_unknown_voice_fails_clearly_and_the_engine_goes_on():
     engine = EspeakSpeech()
     with pytest.raises(TTSError, match="unknown espeak voice"):
         engine.synthesize(TEXT, Voice("xx-none"))
+    assert engine.synthesize(TEXT, Voice("en-us")).size > 0
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as listing:
+        return [int(child) for child in listing.read().split()]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads the process tree from /proc")
+def test_a_child_that_dies_is_replaced_or_reported_and_the_engine_goes_on():
+    engine = EspeakSpeech()
+    expected = engine.synthesize(TEXT, Voice("en-us"))
+    spares = _children(engine._helpers[0].process.pid)  # the child waiting for the next request
+    for spare in spares:
+        os.kill(spare, signal.SIGKILL)
+    while set(spares) & set(_children(engine._helpers[0].process.pid)):  # until the helper reaped it
+        time.sleep(0.01)
+    assert np.array_equal(engine.synthesize(TEXT, Voice("en-us")), expected)
+    killed = []
+
+    def kill_children() -> None:
+        killed.extend(_children(engine._helpers[0].process.pid))
+        for child in killed:
+            os.kill(child, signal.SIGKILL)
+
+    killer = threading.Timer(0.05, kill_children)
+    killer.start()  # kills the child speaking a long text, and the spare
+    with pytest.raises(TTSError, match="synthesis process ended"):
+        engine.synthesize(" ".join([TEXT] * 200), Voice("en-us"))
+    killer.join()
+    while set(killed) & set(_children(engine._helpers[0].process.pid)):
+        time.sleep(0.01)
+    assert np.array_equal(engine.synthesize(TEXT, Voice("en-us")), expected)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads the process tree from /proc")
+def test_an_utterance_past_the_time_limit_ends_its_helper_and_a_fresh_one_takes_over():
+    engine = EspeakSpeech(timeout=0.001)
+    slow = engine._helpers[0]
+    children = _children(slow.process.pid)
+    with pytest.raises(TTSError, match="longer than") as caught:
+        engine.synthesize(" ".join([TEXT] * 50), Voice("en-us"))
+    assert caught.value.reason == "record_timeout"
+    assert slow.process.poll() is not None and not any(os.path.exists(f"/proc/{c}") for c in children)
+    fresh = engine._helpers[0]
+    assert fresh is not slow and fresh.alive
+    fresh._timeout = 10.0
     assert engine.synthesize(TEXT, Voice("en-us")).size > 0

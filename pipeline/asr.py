@@ -9,9 +9,8 @@ import os
 import jiwer
 import openai
 
-from pipeline.remote import openai_client, openai_failure
+from pipeline.remote import ServiceError, openai_client, openai_failure
 from pipeline.text.verbalize import plain_words
-from pipeline.tts.voice import TTSError
 
 
 def word_error_rate(expected: str, heard: str) -> float:
@@ -30,5 +29,5 @@ class OpenAITranscriber:
             reply = self._client.audio.transcriptions.create(model=self._model, file=(name, audio, mime))
         except openai.APIError as error:
             reason, detail, _ = openai_failure("asr", error)
-            raise TTSError(f"transcription: {detail}", reason) from None
+            raise ServiceError(f"transcription: {detail}", reason) from None
         return reply.text
