@@ -54,10 +54,12 @@ def worker_loop() -> asyncio.AbstractEventLoop:
 
 class AwaitingStage:
     """A stage function over one record that awaits remote calls, with the cap on its
-    requests in flight per worker thread (how many records the Beam layer keeps going)."""
+    requests in flight per worker thread (how many records the Beam layer keeps going) and,
+    when it holds connections, the coroutine function that closes them once the worker is
+    done."""
 
-    def __init__(self, coroutine_function, concurrency: int) -> None:
-        self.coroutine, self.concurrency = coroutine_function, concurrency
+    def __init__(self, coroutine_function, concurrency: int, close=None) -> None:
+        self.coroutine, self.concurrency, self.close = coroutine_function, concurrency, close
 
     def __call__(self, record: dict) -> dict:
         return worker_loop().run_until_complete(self.coroutine(record))

@@ -89,6 +89,11 @@ class StageFn(beam.DoFn):
             gc.collect()
             gc.freeze()
 
+    def teardown(self) -> None:
+        close = getattr(getattr(self, "_apply", None), "close", None)
+        if close is not None:
+            worker_loop().run_until_complete(close())
+
     def _counter(self, namespace: str, name: str):
         counter = self._counters.get((namespace, name))
         if counter is None:

@@ -73,7 +73,13 @@ class LLMClient:
 
     def stage(self, coroutine_function) -> AwaitingStage:
         """A stage function that awaits this client's replies, as many in flight as it allows."""
-        return AwaitingStage(coroutine_function, self._max_in_flight)
+        return AwaitingStage(coroutine_function, self._max_in_flight, close=self.close)
+
+    async def close(self) -> None:
+        """Close the connections of the running loop's client."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client[0].close()
 
     def _client(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
         """The ``AsyncOpenAI`` client of the running loop (its connections belong to that
