@@ -13,7 +13,7 @@ from pipeline.reject import Reject
 from pipeline.remote import ServiceError
 from pipeline.seeding import seeded_bytes
 from pipeline.stage import AwaitingStage, Stage, StageFunction
-from pipeline.tts import CONCURRENT_ENGINES, make_engine, voices
+from pipeline.tts import CONCURRENT_ENGINES, REMOTE_ENGINES, make_engine, voices
 from pipeline.tts.audio import Clip, audio_problem, encode_clip, hf_audio, join_sentences
 from pipeline.tts.voice import TTSError, Voice
 
@@ -143,7 +143,9 @@ def setup(config: BuildConfig) -> StageFunction:
     if config.asr == "openai":
         transcriber = OpenAITranscriber(config.asr_base_url, config.asr_model, config.tts_api_key_env,
                                         config.tts_timeout, config.tts_retries)
-    if (config.tts in CONCURRENT_ENGINES and config.tts_concurrency > 1) or transcriber is not None:
+    # a remote engine waits out its own timeouts and retries, never --record_timeout
+    concurrent = config.tts in CONCURRENT_ENGINES and config.tts_concurrency > 1
+    if concurrent or config.tts in REMOTE_ENGINES or transcriber is not None:
         return speaking(config, engine, transcriber)
     return lambda record: speak(record, config, engine, transcriber)
 
