@@ -135,6 +135,13 @@ def _all_of(tests: list):
 
 
 @cache
+def record_check(stage: str):
+    """The plain-Python check (``_compiled``) of a whole record after ``stage``, or None."""
+    schema = validator(stage).schema
+    return _compiled({key: value for key, value in schema.items() if not key.startswith("$")})
+
+
+@cache
 def fast_checks() -> dict:
     """The plain-Python checks (``_compiled``) of the fields that have one."""
     found = {name: _compiled(field) for name, field in load("fields")["properties"].items()}
@@ -153,6 +160,9 @@ def first_error(stage: str, record: dict, before: dict | None = None) -> str | N
     stage set are checked, plus the required and allowed names: checking the whole record
     again after every stage cost more than some stages' own work."""
     if before is None:
+        whole = record_check(stage)
+        if whole is not None and whole(record):
+            return None
         error = next(iter(validator(stage).iter_errors(record)), None)
         return None if error is None else _described(error)
     fields, fast = field_validators(), fast_checks()

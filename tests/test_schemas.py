@@ -26,6 +26,7 @@ def test_a_stage_output_is_checked_on_the_fields_it_set():
 
 def test_the_whole_record_is_checked_without_a_before():
     source = generated_record(1, 0)
+    assert schemas.record_check("source")(source)
     assert schemas.first_error("source", source) is None
     assert schemas.first_error("source", {**source, "source_index": "0"}) == (
         "source_index: '0' is not of type 'integer'")
@@ -73,3 +74,16 @@ JSON_VALUES = st.recursive(
 def test_a_plain_python_check_never_passes_what_jsonschema_refuses(name, value):
     if schemas.fast_checks()[name](value):
         assert schemas.field_validators()[name].is_valid(value), (name, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(stage=st.sampled_from(schemas.STAGES), name=st.sampled_from([*schemas.fast_checks(), "other"]),
+       value=JSON_VALUES | st.just(None), drop=st.booleans())
+def test_a_whole_record_check_never_passes_what_jsonschema_refuses(stage, name, value, drop):
+    record = generated_record(1, 0)
+    if drop:
+        record.pop(name, None)
+    else:
+        record[name] = value
+    if schemas.record_check(stage)(record):
+        assert schemas.validator(stage).is_valid(record), (stage, name, value)
