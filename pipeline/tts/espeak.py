@@ -5,14 +5,16 @@ breath noise from random generators seeded from the clock, so the same text said
 gives different samples. To make audio a pure function of (text, voice), a small helper
 process initializes the library once and forks a fresh child for every utterance, which
 seeds both generators with 0: each child starts from the same state. The next child is
-forked while the current one speaks, and children are reaped once they have exited, not
-waited for. The helper also keeps a crash inside the C library away from the Beam worker.
+forked while the current one speaks; each child replies on a pipe of its own and the helper
+relays whole replies only. The helper also keeps a crash inside the C library away from the
+Beam worker.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import queue
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,6 +37,7 @@ ESPEAK_RATE, ESPEAK_PITCH = 1, 3
 _HEADER = struct.Struct("!iII")  # status, request number, payload length
 DEFAULT_TIMEOUT = 10.0  # seconds an utterance may take (the speech stage passes --record_timeout)
 STARTUP_SECONDS = 30.0  # a helper's start: Python, numpy and the library's data
+PIPE_BYTES = 1 << 20  # a reply pipe's size: 23 s of audio, more than most sentences
 
 
 class _Library:
@@ -84,60 +88,73 @@ def _send(stream, status: int, number: int, payload: bytes) -> None:
     stream.flush()
 
 
-def _spare_child(library: _Library, replies) -> tuple[int, int]:
+def _widen(pipe: int) -> None:
+    """Let a pipe hold a whole reply (seconds of audio), so its writer need not wait for
+    the reader; where the system refuses, the pipe keeps its size."""
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
+class _Child(NamedTuple):
+    pid: int
+    requests: int  # the write end of the pipe it reads its one request from
+    reply: int  # the read end of the pipe it replies on
+
+
+def _spare_child(library: _Library) -> _Child:
     """Fork a pristine child that waits for one request line on a pipe of its own, says it,
-    replies and exits. Returns (its pid, the pipe's write end)."""
-    read_end, write_end = os.pipe()
+    replies on another pipe of its own and exits."""
+    request_read, request_write = os.pipe()
+    reply_read, reply_write = os.pipe()
     child = os.fork()
     if child:
-        os.close(read_end)
-        return child, write_end
-    signal.set_wakeup_fd(-1)
+        os.close(request_read)
+        os.close(reply_write)
+        return _Child(child, request_write, reply_read)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
+    os.close(request_write)
+    os.close(reply_read)
+    _widen(reply_write)
+    with os.fdopen(request_read, "rb") as pipe:
         line = pipe.readline()
     if line:
         ctypes.CDLL(None).srand(0)
         library.lib.espeak_ng_SetRandSeed(ctypes.c_long(0))
         number = 0
-        try:
-            request = json.loads(line)
-            number = request["number"]
-            _send(replies, 0, number, library.synthesize(request["text"], Voice(**request["voice"])))
-        except Exception as error:
-            _send(replies, 1, number, str(error).encode())
+        with os.fdopen(reply_write, "wb") as replies:
+            try:
+                request = json.loads(line)
+                number = request["number"]
+                _send(replies, 0, number, library.synthesize(request["text"], Voice(**request["voice"])))
+            except Exception as error:
+                _send(replies, 1, number, str(error).encode())
     os._exit(0)
 
 
-def _reap(speaking: dict[int, int], replies) -> None:
-    """Collect the children that have exited. One that ended in failure may not have
-    replied, so its request gets the error as a reply (a stale one, if it had replied after
-    all, is told apart by its request number); a spare that died unasked is replaced when it
-    is next needed."""
-    while True:
-        try:
-            child, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if child == 0:
-            return
-        number = speaking.pop(child, None)
-        if number is not None and status != 0:
-            _send(replies, 1, number, f"synthesis process ended with status {status}".encode())
-
-
-def _dispatch(line: bytes, spare: tuple[int, int], library: _Library, replies) -> int:
+def _dispatch(line: bytes, spare: _Child, library: _Library) -> _Child:
     """Hand a request to the spare child (to a fresh one if the spare has died); returns
-    the pid of the child that speaks it."""
-    child, pipe = spare
+    the child that speaks it."""
     try:
-        os.write(pipe, line + b"\n")
+        os.write(spare.requests, line + b"\n")
     except BrokenPipeError:
-        os.close(pipe)
-        return _dispatch(line, _spare_child(library, replies), library, replies)
-    os.close(pipe)
-    return child
+        os.close(spare.requests)
+        os.close(spare.reply)
+        return _dispatch(line, _spare_child(library), library)
+    os.close(spare.requests)
+    return spare
+
+
+def _relay(reply: bytes, number: int, replies) -> None:
+    """Pass on a child's reply once its pipe is closed: whole, or, from a child that ended
+    before it had replied in full, as a failure. Only the helper writes to the Beam worker,
+    so a child that dies can never leave half a reply among the others."""
+    if len(reply) >= _HEADER.size:
+        _, said, length = _HEADER.unpack_from(reply)
+        if said == number and len(reply) == _HEADER.size + length:
+            replies.write(reply)
+            replies.flush()
+            return
+    _send(replies, 1, number, b"the synthesis process ended before it had replied")
 
 
 def _request_number(line: bytes) -> int:
@@ -149,21 +166,28 @@ def _request_number(line: bytes) -> int:
 
 def serve(requests: int, replies) -> None:
     """Helper process: answer each JSON request line (read from the file descriptor
-    ``requests``) from a pristine forked child. The child for the next request is forked
-    while the current one speaks, and a child that has replied is reaped once it has
-    exited, not waited for: both stay off the path of the replies."""
+    ``requests``) from a pristine forked child, relaying its reply. The child for the next
+    request is forked while the current one speaks; children that have exited are reaped
+    by the system (SIGCHLD ignored), off the path of the replies."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     library = _Library()
+    _widen(replies.fileno())
     _send(replies, 0, 0, str(library.sample_rate).encode())
-    exited, wake = os.pipe()
-    os.set_blocking(wake, False)
-    signal.set_wakeup_fd(wake)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    spare, speaking, pending = _spare_child(library, replies), {}, b""
+    spare, pending = _spare_child(library), b""
+    speaking: dict[int, tuple[int, bytearray]] = {}  # reply pipe -> (request number, reply so far)
     while True:
-        ready, _, _ = select.select([requests, exited], [], [])
-        if exited in ready:
-            os.read(exited, 4096)
-            _reap(speaking, replies)
+        ready, _, _ = select.select([requests, *speaking], [], [])
+        for pipe in ready:
+            if pipe == requests:
+                continue
+            chunk = os.read(pipe, PIPE_BYTES)
+            number, reply = speaking[pipe]
+            if chunk:
+                reply += chunk
+                continue
+            os.close(pipe)
+            del speaking[pipe]
+            _relay(bytes(reply), number, replies)
         if requests not in ready:
             continue
         chunk = os.read(requests, 1 << 16)
@@ -171,15 +195,12 @@ def serve(requests: int, replies) -> None:
             break
         *lines, pending = (pending + chunk).split(b"\n")
         for line in lines:
-            speaking[_dispatch(line, spare, library, replies)] = _request_number(line)
-            spare = _spare_child(library, replies)
-    os.close(spare[1])  # the spare reads no request and exits
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    while True:
-        try:
-            os.wait()
-        except ChildProcessError:
-            break
+            child = _dispatch(line, spare, library)
+            speaking[child.reply] = (_request_number(line), bytearray())
+            spare = _spare_child(library)
+    os.close(spare.requests)  # the spare reads no request and exits
+    with contextlib.suppress(ChildProcessError):
+        os.wait()  # with SIGCHLD ignored: returns once every child has exited
 
 
 class _Helper:
@@ -215,18 +236,16 @@ class _Helper:
         return status, number, self._read(length, until)
 
     def synthesize(self, text: str, voice: Voice) -> tuple[int, bytes]:
-        """(status, payload) of the reply to this request; a stale reply (the failure of a
-        child killed after it had replied) is passed over."""
+        """(status, payload) of the reply to this request."""
         self._number += 1
         request = json.dumps({"number": self._number, "text": text, "voice": asdict(voice)}) + "\n"
         unsent = memoryview(request.encode())
         while unsent:
             unsent = unsent[self.process.stdin.write(unsent):]
-        until = time.monotonic() + self._timeout
-        while True:
-            status, number, payload = self._receive(until)
-            if number == self._number:
-                return status, payload
+        status, number, payload = self._receive(time.monotonic() + self._timeout)
+        if number != self._number:
+            raise TTSError(f"the espeak helper answered request {number} to request {self._number}")
+        return status, payload
 
     @property
     def alive(self) -> bool:

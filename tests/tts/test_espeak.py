@@ -80,3 +80,41 @@ def test_an_utterance_past_the_time_limit_ends_its_helper_and_a_fresh_one_takes_
     assert fresh is not slow and fresh.alive
     fresh._timeout = 10.0
     assert engine.synthesize(TEXT, Voice("en-us")).size > 0
+
+
+def _waiting_in(pid: int) -> str:
+    """The kernel function the process waits in ("pipe_read", or "anon_pipe_read" on newer
+    kernels), "" once it has gone."""
+    try:
+        with open(f"/proc/{pid}/wchan") as wchan:
+            return wchan.read()
+    except FileNotFoundError:
+        return ""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/wchan"), reason="reads what a process waits on from /proc")
+def test_a_child_killed_partway_through_its_reply_gives_a_failure_never_half_a_reply():
+    engine = EspeakSpeech()
+    expected = engine.synthesize(TEXT, Voice("en-us"))
+    helper = engine._helpers[0].process.pid
+    (speaker,) = [c for c in _children(helper) if "pipe_read" in _waiting_in(c)]  # the spare: it speaks next
+    outcome = []
+    asking = threading.Thread(target=lambda: outcome.append(
+        pytest.raises(TTSError, engine.synthesize, " ".join([TEXT] * 60), Voice("en-us"))))
+    asking.start()
+    deadline = time.monotonic() + 20
+    while "pipe_read" in _waiting_in(speaker) and time.monotonic() < deadline:  # until it has the request
+        time.sleep(0.001)
+    os.kill(helper, signal.SIGSTOP)  # the helper reads no more: the reply fills its pipe
+    while "pipe_write" not in _waiting_in(speaker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if "pipe_write" not in _waiting_in(speaker):
+        os.kill(helper, signal.SIGCONT)
+        asking.join()
+        pytest.skip("this system does not say what a process waits on")
+    os.kill(speaker, signal.SIGKILL)
+    os.kill(helper, signal.SIGCONT)
+    asking.join()
+    assert outcome and "ended before it had replied" in str(outcome[0].value)
+    assert engine._helpers[0].process.pid == helper  # the same helper goes on, in step
+    assert np.array_equal(engine.synthesize(TEXT, Voice("en-us")), expected)
