@@ -40,7 +40,7 @@ from pipeline.stages import interleave, rewrite, speech, split
 from pipeline.stages.interleave import layout_description
 from pipeline.stages.speech import _clip_requests
 from pipeline.tts import make_engine
-from pipeline.tts.espeak import _Library
+from pipeline.tts.espeak_helper import Library
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -130,11 +130,10 @@ def speech_against_espeak(records: list[dict], config: BuildConfig) -> dict[str,
     of the whole stage (engine, resampling, trimming, loudness, encoding, checks), over the
     same utterances."""
     utterances = [wanted for record in records for wanted in _clip_requests(record, config)[2]]
-    library = _Library()
+    library = Library()
     start = time.perf_counter()
     for text, voice in utterances:
-        library.chunks.clear()
-        library.synthesize(text, voice)
+        library.samples(text, voice.name, voice.rate, voice.pitch)
     alone = time.perf_counter() - start
     engine = make_engine(config)
     speak = speech.setup(config)
