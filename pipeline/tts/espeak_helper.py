@@ -88,15 +88,16 @@ class Library:
 
 
 def _write_all(pipe: int, data) -> None:
+    """All of ``data``: a write to a pipe that a signal (SIGCHLD, here) interrupts writes
+    only part of it."""
     unsent = memoryview(data).cast("B")
     while unsent:
         unsent = unsent[os.write(pipe, unsent):]
 
 
-def _send(stream, status: int, number: int, payload) -> None:
-    stream.write(HEADER.pack(status, number, len(payload)))
-    stream.write(payload)
-    stream.flush()
+def _send(pipe: int, status: int, number: int, payload) -> None:
+    _write_all(pipe, HEADER.pack(status, number, len(payload)))
+    _write_all(pipe, payload)
 
 
 def _widen(pipe: int) -> None:
@@ -174,7 +175,7 @@ def _dispatch(line: bytes, spare: _Child, library: Library) -> _Child:
     return spare
 
 
-def _relay(reply: bytearray, number: int, replies) -> None:
+def _relay(reply: bytearray, number: int, replies: int) -> None:
     """Pass on a child's reply once its pipe is closed: whole, or, from a child that ended
     before its trailer, as a failure. Only the helper writes to the Beam worker, so a child
     that dies can never leave half a reply among the others."""
@@ -202,16 +203,17 @@ def _reap() -> None:
             pass
 
 
-def serve(requests: int, replies) -> None:
+def serve(requests: int, replies: int) -> None:
     """Helper process: answer each JSON request line (read from the file descriptor
-    ``requests``) from a pristine forked child, relaying its reply. The child for the next
-    request is forked while the current one speaks, and children are reaped once they have
-    exited (SIGCHLD wakes the loop), not waited for: both stay off the path of the replies."""
+    ``requests``) from a pristine forked child, relaying its reply to ``replies``. The child
+    for the next request is forked while the current one speaks, and children are reaped
+    once they have exited (SIGCHLD wakes the loop), not waited for: both stay off the path
+    of the replies."""
     exited, wake = os.pipe()
     os.set_blocking(wake, False)
     signal.set_wakeup_fd(wake)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    _widen(replies.fileno())
+    _widen(replies)
     try:
         library = Library()
     except Exception as error:
@@ -254,4 +256,4 @@ def serve(requests: int, replies) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.fileno(), sys.stdout.buffer)
+    serve(sys.stdin.fileno(), sys.stdout.fileno())

@@ -2,6 +2,7 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -118,3 +119,16 @@ def test_a_child_killed_partway_through_its_reply_gives_a_failure_never_half_a_r
     assert outcome and "ended before it had replied" in str(outcome[0].value)
     assert engine._helpers[0].process.pid == helper  # the same helper goes on, in step
     assert np.array_equal(engine.synthesize(TEXT, Voice("en-us")), expected)
+
+
+def test_replies_longer_than_a_pipe_arrive_whole_while_children_end_around_them():
+    long_text = " ".join([TEXT] * 12)  # about 40 s of audio: more than a pipe holds
+    engine = EspeakSpeech(helpers=2)
+    expected = engine.synthesize(long_text, Voice("en-us"))
+    assert expected.nbytes > 1 << 20
+    with ThreadPoolExecutor(4) as requests:
+        for _ in range(15):
+            asked = [requests.submit(engine.synthesize, long_text, Voice("en-us"))]
+            asked += [requests.submit(engine.synthesize, TEXT, Voice("en-us+f3")) for _ in range(3)]
+            assert np.array_equal(asked[0].result(), expected)
+            assert all(reply.result().size for reply in asked[1:])
