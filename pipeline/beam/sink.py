@@ -47,16 +47,16 @@ def column_codecs(schema: pa.Schema) -> dict[str, str]:
 
 
 def write_parquet(table: pa.Table, path: str) -> None:
-    """Row groups of ``ROW_GROUP_SIZE`` rows, each made contiguous first: the bytes the
-    writer makes depend on how a column is cut into chunks, and the chunks of a merged shard
-    depend on the runner's bundles. An empty table is written with no row group at all:
-    ``datasets`` cannot read a row group of 0 rows (it takes the first group's size as its
-    batch size)."""
+    """Row groups of ``ROW_GROUP_SIZE`` rows. The writer checks whether to end a page after
+    every value (``write_batch_size=1``), so the bytes do not depend on how a column is cut
+    into chunks (the chunks of a merged shard follow the runner's bundles) and an audio
+    page holds about a megabyte, not a whole row group; no copy makes the columns
+    contiguous first. An empty table is written with no row group at all: ``datasets``
+    cannot read a row group of 0 rows (it takes the first group's size as its batch size)."""
     with FileSystems.create(path) as handle, pq.ParquetWriter(
-            handle, table.schema, compression=column_codecs(table.schema)) as writer:
+            handle, table.schema, compression=column_codecs(table.schema), write_batch_size=1) as writer:
         for start in range(0, table.num_rows, ROW_GROUP_SIZE):
-            writer.write_table(table.slice(start, ROW_GROUP_SIZE).combine_chunks(),
-                               row_group_size=ROW_GROUP_SIZE)
+            writer.write_table(table.slice(start, ROW_GROUP_SIZE), row_group_size=ROW_GROUP_SIZE)
 
 
 def write_table(rows: list[dict], schema: pa.Schema, path: str) -> None:
