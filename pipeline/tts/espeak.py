@@ -32,7 +32,8 @@ class _Helper:
 
     def __init__(self, timeout: float) -> None:
         self._timeout = timeout
-        self.process = subprocess.Popen([sys.executable, Path(espeak_helper.__file__)], bufsize=0,
+        # -P: the helper's folder (this package's modules) stays off its import path
+        self.process = subprocess.Popen([sys.executable, "-P", Path(espeak_helper.__file__)], bufsize=0,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         start_new_session=True)
         self._number = 0
