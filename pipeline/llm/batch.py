@@ -70,6 +70,21 @@ def pending_requests(folder: str) -> list[dict]:
     return [_read_json(path) for path in paths]
 
 
+def chat_reply(body: object) -> dict | None:
+    """A chat completion's JSON body in the shape the client uses and caches
+    (``content``, ``refusal``, ``tokens_in``, ``tokens_out``); None when the body is no
+    chat completion (a proxy's page, a reply of another shape)."""
+    try:
+        message = body["choices"][0]["message"]
+        usage = body.get("usage") or {}
+        reply = {"content": message.get("content"), "refusal": bool(message.get("refusal")),
+                 "tokens_in": int(usage.get("prompt_tokens") or 0),
+                 "tokens_out": int(usage.get("completion_tokens") or 0)}
+    except (TypeError, KeyError, IndexError, AttributeError, ValueError):
+        return None
+    return reply if reply["content"] is None or isinstance(reply["content"], str) else None
+
+
 class BatchRunner:
     """Sends pending requests as batches and stores their replies; ``batches.json`` keeps
     every batch submitted, so a rerun resumes instead of sending them again."""
@@ -127,14 +142,10 @@ class BatchRunner:
     def _store(self, line: dict) -> bool:
         """One result line into the replies, in the shape the client caches."""
         response = line.get("response") or {}
-        body = response.get("body") or {}
-        if response.get("status_code") != 200 or not body.get("choices"):
+        reply = chat_reply(response.get("body"))
+        if response.get("status_code") != 200 or reply is None:
             return False
-        message = body["choices"][0]["message"]
-        usage = body.get("usage") or {}
-        self._replies.put(line["custom_id"], {
-            "content": message.get("content"), "refusal": bool(message.get("refusal")),
-            "tokens_in": usage.get("prompt_tokens", 0), "tokens_out": usage.get("completion_tokens", 0)})
+        self._replies.put(line["custom_id"], reply)
         return True
 
 

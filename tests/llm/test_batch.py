@@ -58,3 +58,16 @@ def test_a_run_killed_while_polling_resumes_its_batch(tmp_path):
         assert server.requests["/v1/chat/completions"] == 0
     assert summary["outputs"] == 16 and summary["rejects"] == 0
     assert max(server.batched.values()) == 1 and sum(server.batched.values()) == 48
+
+
+def test_a_reply_is_read_the_same_way_live_or_from_a_batch_and_anything_else_is_none():
+    from pipeline.llm.batch import chat_reply
+
+    body = {"choices": [{"message": {"role": "assistant", "content": "{}"}}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 3}}
+    assert chat_reply(body) == {"content": "{}", "refusal": False, "tokens_in": 12, "tokens_out": 3}
+    assert chat_reply({"choices": [{"message": {"content": None, "refusal": "no"}}]}) == {
+        "content": None, "refusal": True, "tokens_in": 0, "tokens_out": 0}
+    for other in ("<html>Bad gateway</html>", None, {}, {"choices": []}, {"choices": [{}]},
+                  {"choices": [{"message": {"content": 5}}]}, {**body, "usage": {"prompt_tokens": "x"}}):
+        assert chat_reply(other) is None, other
