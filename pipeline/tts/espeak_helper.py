@@ -108,7 +108,6 @@ def _widen(pipe: int) -> None:
 
 
 class _Child(NamedTuple):
-    pid: int
     requests: int  # the write end of the pipe it reads its one request from
     reply: int  # the read end of the pipe it replies on
 
@@ -149,7 +148,7 @@ def _spare_child(library: Library) -> _Child:
     if child:
         os.close(request_read)
         os.close(reply_write)
-        return _Child(child, request_write, reply_read)
+        return _Child(request_write, reply_read)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.close(request_write)
