@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.tts import espeak_helper
-from pipeline.tts.espeak_helper import HEADER
+from pipeline.tts.espeak_helper import HEADER, write_all
 from pipeline.tts.voice import TTSError, Voice
 
 DEFAULT_TIMEOUT = 10.0  # seconds an utterance may take (the speech stage passes --record_timeout)
@@ -63,9 +63,7 @@ class _Helper:
         """(status, payload) of the reply to this request."""
         self._number += 1
         request = json.dumps({"number": self._number, "text": text, "voice": asdict(voice)}) + "\n"
-        unsent = memoryview(request.encode())
-        while unsent:
-            unsent = unsent[self.process.stdin.write(unsent):]
+        write_all(self.process.stdin.fileno(), request.encode())
         status, number, payload = self._receive(time.monotonic() + self._timeout)
         if number != self._number:
             raise TTSError(f"the espeak helper answered request {number} to request {self._number}")

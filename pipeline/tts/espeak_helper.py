@@ -87,7 +87,7 @@ class Library:
         return b"".join(blocks)
 
 
-def _write_all(pipe: int, data) -> None:
+def write_all(pipe: int, data) -> None:
     """All of ``data``: a write to a pipe that a signal (SIGCHLD, here) interrupts writes
     only part of it."""
     unsent = memoryview(data).cast("B")
@@ -96,8 +96,8 @@ def _write_all(pipe: int, data) -> None:
 
 
 def _send(pipe: int, status: int, number: int, payload) -> None:
-    _write_all(pipe, HEADER.pack(status, number, len(payload)))
-    _write_all(pipe, payload)
+    write_all(pipe, HEADER.pack(status, number, len(payload)))
+    write_all(pipe, payload)
 
 
 def _widen(pipe: int) -> None:
@@ -123,7 +123,7 @@ def _speak(line: bytes, library: Library, reply: int) -> None:
 
     def write(block) -> None:
         nonlocal said
-        _write_all(reply, block)
+        write_all(reply, block)
         said += len(block)
 
     try:
@@ -134,9 +134,9 @@ def _speak(line: bytes, library: Library, reply: int) -> None:
         trailer = HEADER.pack(0, number, said)
     except Exception as error:
         message = str(error).encode()
-        _write_all(reply, message)
+        write_all(reply, message)
         trailer = HEADER.pack(1, number, len(message))
-    _write_all(reply, trailer)
+    write_all(reply, trailer)
 
 
 def _spare_child(library: Library) -> _Child:
