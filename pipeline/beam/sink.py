@@ -22,9 +22,16 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from pipeline.dataset.arrow import has_audio
 from pipeline.seeding import seeded_bytes
 
 ROW_GROUP_SIZE = 100
+# Rows a worker buffers before it writes them as parts: about 90 MB either way (a row with
+# its two WAV clips is about 900 kB, one without audio about 16 kB in memory). Every flush
+# writes a part per shard it holds rows for, so text rows flushed 100 at a time made parts
+# of a few rows each, most of the sink's time.
+FLUSH_ROWS_WITH_AUDIO = 100
+FLUSH_ROWS_WITHOUT_AUDIO = 5_000
 
 
 def shard_count(rows: int, shard_rows: int, num_shards: int) -> int:
@@ -44,6 +51,10 @@ def column_codecs(schema: pa.Schema) -> dict[str, str]:
     """zstd for every column but audio: PCM WAV shrinks only to about 0.81 with it and FLAC
     not at all, while compressing it costs more than the rest of the sink together."""
     return {field.name: "none" if field.name.endswith("_audio") else "zstd" for field in schema}
+
+
+def flush_rows(schema: pa.Schema) -> int:
+    return FLUSH_ROWS_WITH_AUDIO if has_audio(schema.names) else FLUSH_ROWS_WITHOUT_AUDIO
 
 
 def write_parquet(table: pa.Table, path: str) -> None:
@@ -143,15 +154,14 @@ class WriteShards(beam.PTransform):
     stages before it, and every finished row (audio included) would be held in memory.
     """
 
-    def __init__(self, directory: str, prefix: str, schema: pa.Schema, temp_dir: str, shards: int,
-                 flush_rows: int = 100) -> None:
+    def __init__(self, directory: str, prefix: str, schema: pa.Schema, temp_dir: str, shards: int) -> None:
         super().__init__()
         self._directory, self._prefix, self._schema = directory, prefix, schema
-        self._temp_dir, self._shards, self._flush_rows = temp_dir, shards, flush_rows
+        self._temp_dir, self._shards = temp_dir, shards
 
     def expand(self, rows):
         parts = rows | "WriteParts" >> beam.ParDo(
-            _WriteParts(self._temp_dir, self._schema, self._shards, self._flush_rows))
+            _WriteParts(self._temp_dir, self._schema, self._shards, flush_rows(self._schema)))
         return (parts | "GroupParts" >> beam.GroupByKey()
                 | "Merge" >> beam.Map(merge_shard, self._directory, self._prefix, self._schema))
 

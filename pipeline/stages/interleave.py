@@ -20,7 +20,7 @@ from fractions import Fraction
 from pipeline.reject import Reject
 from pipeline.stage import Stage, StageFunction
 from pipeline.text.latex import spoken_values
-from pipeline.text.quantities import find_quantities
+from pipeline.text.quantities import joined_quantities
 from pipeline.tokenizers import SpecialTokens, Tokenizer, load_tokenizer
 
 STAGE = "interleave"
@@ -86,13 +86,15 @@ def schedule(response: list[list[int]], after_steps: list[int], reasoning: list[
 
 @dataclass(frozen=True)
 class Stream:
-    """One tokenized stream: its text, its pieces' token lists, and for every token how
-    many characters of the text are complete once it is emitted."""
+    """One tokenized stream: its text, its pieces' token lists, for every token how many
+    characters of the text are complete once it is emitted, and the pieces' texts and
+    what joins them into the text."""
 
     text: str
     pieces: list[list[int]]
     ends: list[int]
-    texts: tuple[str, ...] = ()
+    texts: tuple[str, ...]
+    separator: str = ""
 
     @property
     def ids(self) -> list[int]:
@@ -109,12 +111,12 @@ def tokenize_stream(tokenizer: Tokenizer, pieces: list[str], separator: str) -> 
         token_lists.append(ids)
         ends += [offset + e for e in piece_ends]
         offset += len(text)
-    return Stream(separator.join(pieces), token_lists, ends, tuple(pieces))
+    return Stream(separator.join(pieces), token_lists, ends, tuple(pieces), separator)
 
 
 def completions(stream: Stream, positions: list[int]):
     """Yield (quantity, interleaved position at which its last character is emitted)."""
-    for quantity in find_quantities(stream.text):
+    for quantity in joined_quantities(stream.texts, stream.separator):
         token = bisect.bisect_left(stream.ends, quantity.end)
         yield quantity, positions[min(token, len(positions) - 1)]
 

@@ -90,6 +90,10 @@ def same_number(a: Fraction, b: Fraction, rel_tol: Fraction = Fraction(1, 10**6)
     """Equal, allowing for notes that round a result (``10/3=3.33``)."""
     if a == b:
         return True
+    if a.denominator == 1 and b.denominator == 1:
+        # whole numbers never round to one another: only the tolerance can hold, in ints
+        a, b = a.numerator, b.numerator
+        return abs(a - b) * rel_tol.denominator <= max(abs(a), abs(b), 1) * rel_tol.numerator
     scale = max(abs(a), abs(b), Fraction(1))
     return abs(a - b) <= scale * rel_tol or _rounds_to(a, b) or _rounds_to(b, a)
 

@@ -220,6 +220,26 @@ def find_quantities(text: str) -> tuple[Quantity, ...]:
                  else q for q in found)
 
 
+# No mention goes on past a sentence's end: a number's decimal point needs a digit after it
+# and no other pattern holds these characters.
+_SENTENCE_ENDS = (".", "!", "?")
+
+
+def joined_quantities(pieces: tuple[str, ...], separator: str) -> tuple[Quantity, ...]:
+    """``find_quantities(separator.join(pieces))``, made of each piece's own (cached) mentions
+    where no mention can run across a separator: it is whitespace and every piece but the
+    last ends a sentence. Stage 3 asks about the joined steps and sentences stage 2 already
+    read one by one."""
+    if len(pieces) < 2 or not separator.isspace() or not all(
+            piece.endswith(_SENTENCE_ENDS) for piece in pieces[:-1]):
+        return find_quantities(separator.join(pieces))
+    found, offset = [], 0
+    for piece in pieces:
+        found += [q._replace(start=q.start + offset, end=q.end + offset) for q in find_quantities(piece)]
+        offset += len(piece) + len(separator)
+    return tuple(found)
+
+
 _IMPLIED = {"squared": 2, "cubed": 3, "square root": 2, "cube root": 3,
             **{calendar.month_name[month]: month for month in range(1, 13)}}
 _IMPLIED_RE = re.compile(rf"\b({'|'.join(_IMPLIED)})\b")

@@ -24,3 +24,11 @@ def test_same_number_allows_written_rounding_only():
     assert not same_number(F(10, 3), parse_number("3.5"))
     assert same_number(F(24), parse_number("24.00"))
     assert not same_number(F(24), F(25))
+
+
+def test_whole_numbers_as_ints_or_fractions_compare_alike():
+    cases = {(24, 25): False, (24, 24): True, (10**7, 10**7 + 1): True, (10**7, 10**7 + 11): False,
+             (10**6, 10**6 + 2): False, (-3, 3): False, (0, 1): False}
+    for (a, b), expected in cases.items():
+        assert same_number(a, b) == same_number(F(a), b) == same_number(a, F(b)) == expected
+    assert same_number(F(10**7), F(10**7) + F(1, 2)) and not same_number(F(3), F(3) + F(2, 3))

@@ -1,6 +1,9 @@
 from fractions import Fraction as F
 
-from pipeline.text.quantities import find_quantities, quantity_values
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.text.quantities import find_quantities, joined_quantities, quantity_values
 
 
 def values(text):
@@ -57,3 +60,19 @@ def test_every_number_and_fraction_said_in_words_is_read_back():
         for denominator in range(2, 101):
             said = fraction_words(numerator, denominator)
             assert F(numerator, denominator) in quantity_values(said), said
+
+
+# Words and signs every pattern of the finder reads, so pieces put side by side would make
+# mentions across the join if anything could: a run of number words, a fraction, a sign.
+_TOKENS = ["5", "12", "3.5", ".5", "1,000", "12:00", "-", "negative", "minus", "/", "over", "%",
+           "percent", "cents", "dollars and", "about", "around", "twenty", "five", "and",
+           "hundred", "half", "quarter", "one", "third", "apples", ",", ".", "?", ":"]
+_PIECE = st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=8).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_PIECE, st.sampled_from(["", ".", "!", "?"])), min_size=1, max_size=4),
+       st.sampled_from([" ", "\n"]))
+def test_mentions_of_joined_pieces_are_those_of_the_joined_text(pieces, separator):
+    texts = tuple(text + end for text, end in pieces)
+    assert joined_quantities(texts, separator) == find_quantities.__wrapped__(separator.join(texts))
