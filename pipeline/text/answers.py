@@ -17,8 +17,10 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)
 MATH_VERIFY_SECONDS = 0.8  # one comparison; real answers take tens of milliseconds
 
 
+@lru_cache(maxsize=4096)
 def numeric(answer: str) -> Fraction | None:
-    """The answer as an exact number, or None when it is not one ("\\\\frac{\\\\pi}{2}")."""
+    """The answer as an exact number, or None when it is not one ("\\\\frac{\\\\pi}{2}").
+    Cached: stage 2 asks about the same gold answer several times a record."""
     try:
         return parse_number(canonical(answer).replace("\\$", "").replace("\\%", "%"))
     except NumberTooLarge:

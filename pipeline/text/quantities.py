@@ -57,7 +57,8 @@ def _rounding(value: Fraction | int) -> Fraction:
     return Fraction(10**zeros, 2)
 
 
-_APPROXIMATE_WORDS = r"\b(?:about|around|roughly|approximately|almost|nearly|close to|some)\s+"
+_APPROXIMATE = ("about", "around", "roughly", "approximately", "almost", "nearly", "close to", "some")
+_APPROXIMATE_WORDS = rf"\b(?:{'|'.join(_APPROXIMATE)})\s+"
 _APPROXIMATELY_RE = re.compile(_APPROXIMATE_WORDS + "$", re.I)
 _APPROXIMATE_WORD_RE = re.compile(_APPROXIMATE_WORDS, re.I)  # in the text at all
 
@@ -208,13 +209,23 @@ def _parse_run(text: str, words: list[re.Match]) -> list[Quantity]:
     return found
 
 
+def _approximate_word_in(text: str) -> bool:
+    """Whether "about", "around"... is in ``text``; ASCII text (most) is first searched for
+    the words as they are, lower-cased, much faster than the case-blind pattern."""
+    if text.isascii():
+        lowered = text.lower()
+        if not any(word in lowered for word in _APPROXIMATE):
+            return False
+    return bool(_APPROXIMATE_WORD_RE.search(text))
+
+
 @lru_cache(maxsize=65536)
 def find_quantities(text: str) -> tuple[Quantity, ...]:
     """Every quantity mentioned in ``text``, ordered by where it ends; a mention after
     "about", "around", "roughly"... is marked approximate. Cached: the stages ask again
     about the same steps and sentences (a third of the calls on GSM8K)."""
     found = sorted(_digit_quantities(text) + _word_quantities(text), key=lambda q: (q.end, q.start))
-    if not _APPROXIMATE_WORD_RE.search(text):
+    if not found or not _approximate_word_in(text):
         return tuple(found)
     return tuple(q._replace(approximate=True) if _APPROXIMATELY_RE.search(text, max(0, q.start - 16), q.start)
                  else q for q in found)
@@ -248,8 +259,11 @@ _IMPLIED_RE = re.compile(rf"\b({'|'.join(_IMPLIED)})\b")
 def quantity_values(text: str) -> set[Fraction | int]:
     """All values the quantities in ``text`` may stand for, the numbers inside them, and
     the numbers that words imply ("x squared" writes x^2, "December" writes 12/...)."""
-    values = {v for q in find_quantities(text) for v in q.values | q.parts}
-    return values | {_IMPLIED[m.group(1)] for m in _IMPLIED_RE.finditer(text)}
+    values = set()
+    for quantity in find_quantities(text):
+        values.update(quantity.values, quantity.parts)
+    values.update(_IMPLIED[m.group(1)] for m in _IMPLIED_RE.finditer(text))
+    return values
 
 
 def signed_values(text: str) -> set[Fraction | int]:

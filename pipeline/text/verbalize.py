@@ -180,13 +180,12 @@ def verbalize(text: str) -> str:
     return normalize_space(text)
 
 
-_SPACES_RE = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCTUATION_RE = re.compile(r"\s+([.,?!;:])(?!\d)")
 
 
 def normalize_space(text: str) -> str:
     """NFC, runs of whitespace collapsed, no space before punctuation."""
-    text = _SPACES_RE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    text = " ".join(unicodedata.normalize("NFC", text).split())  # splits where \s matches
     return _SPACE_BEFORE_PUNCTUATION_RE.sub(r"\1", text)
 
 
