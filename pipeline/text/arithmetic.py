@@ -11,6 +11,7 @@ import ast
 import operator
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 _BINARY = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -37,9 +38,10 @@ def _bits(value: Fraction) -> int:
     return max(value.numerator.bit_length(), value.denominator.bit_length())
 
 
+@lru_cache(maxsize=65536)
 def parse_number(text: str) -> Fraction:
     """'1,250.50' -> 1250.5; '$3' -> 3; '25%' -> 25. Raises ValueError when not a number,
-    ``NumberTooLarge`` when it has more than about 1,200 digits."""
+    ``NumberTooLarge`` when it has more than about 1,200 digits. Cached, as ``evaluate``."""
     cleaned = text.strip().replace(",", "").replace("$", "").rstrip("%").strip()
     scientific = _SCIENTIFIC_RE.search(cleaned)
     if len(cleaned) > MAX_BITS // 3 or (scientific and abs(int(scientific[1])) > MAX_BITS // 4):
@@ -73,8 +75,10 @@ def _evaluate(node: ast.AST) -> Fraction:
     raise NotArithmetic(f"not arithmetic: {ast.dump(node)[:60]}")
 
 
+@lru_cache(maxsize=65536)
 def evaluate(expression: str) -> Fraction:
-    """Exact value of a calculator expression such as ``100-50-30-15`` or ``12/60``."""
+    """Exact value of a calculator expression such as ``100-50-30-15`` or ``12/60``.
+    Cached: half of GSM8K's notes repeat one another's ("2*3", "12/60")."""
     cleaned = expression.replace(",", "").replace("$", "").replace("x", "*").replace("×", "*")
     cleaned = cleaned.replace("÷", "/").replace("^", "**").strip()
     if not cleaned or len(cleaned) > 200:
