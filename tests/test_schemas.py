@@ -45,6 +45,9 @@ def test_token_arrays_are_checked_in_one_pass_with_the_same_verdicts():
     wrong = {**out, "interleaved_streams": [*streams[:-1], 5]}
     assert schemas.first_error("interleave", wrong, before=before) == (
         f"interleaved_streams/{len(streams) - 1}: 5 is greater than the maximum of 4")
+    for label, message in ((-1, "-1 is less than the minimum of 0"), (True, "True is not of type 'integer'")):
+        labels = {**out, "interleaved_streams": [0, label]}
+        assert schemas.first_error("interleave", labels, before=before) == f"interleaved_streams/1: {message}"
     assert schemas.first_error("interleave", {**out, "interleaved_ids": [1, "2"]}, before=before) == (
         "interleaved_ids/1: '2' is not of type 'integer'")
     assert schemas.first_error("interleave", {**out, "interleaved_ids": [True]}, before=before) == (
