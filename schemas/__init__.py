@@ -60,10 +60,11 @@ def _int_items(items: dict):
     low, high = items.get("minimum"), items.get("maximum")
     if low is not None and high is not None and high - low < 256:
         # a few labels (stream kinds): looking each up in the set of them is twice as fast
-        allowed = frozenset(range(math.ceil(low), math.floor(high) + 1))
-        return lambda value: not value or (set(map(type, value)) == _INT and allowed.issuperset(value))
-    return lambda value: not value or (set(map(type, value)) == _INT and (low is None or min(value) >= low)
-                                       and (high is None or max(value) <= high))
+        in_bounds = frozenset(range(math.ceil(low), math.floor(high) + 1)).issuperset
+    else:
+        def in_bounds(value: list) -> bool:
+            return (low is None or min(value) >= low) and (high is None or max(value) <= high)
+    return lambda value: not value or (set(map(type, value)) == _INT and in_bounds(value))
 
 
 def _compiled(schema: dict):
