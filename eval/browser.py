@@ -190,7 +190,7 @@ def write_browser(data_dir: str | Path, path: str | Path, plots: list[Path] = ()
     figures = "".join(
         f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></figure>' for p in plots)
-    data = json.dumps(items(data_dir, kept, rejected)).replace("</", "<\\/")
+    data = json.dumps(items(data_dir, kept, rejected)).replace("<", "\\u003c").replace(">", "\\u003e")
     title = f"Samples of {html.escape(Path(data_dir).resolve().name)}"
     page = PAGE.substitute(title=title, plots=figures, data=data)
     Path(path).write_text(page)

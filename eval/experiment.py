@@ -1,14 +1,22 @@
-"""The layout experiment: does thinking-in-speaking keep accuracy and speak at once?
+"""The layout experiment: given a model that can reason, does thinking-in-speaking keep its
+accuracy while it speaks early?
 
     python -m eval experiment --out build/experiment      (or: make experiment)
 
-Builds a train set and a test set with the built-in generator (different seeds; test
-questions also seen in training are dropped), trains the three layouts ``tis``, ``tbs``
-and ``direct`` with the same recipe, the same steps and several seeds, answers every test
-question with each checkpoint, and writes ``report.md``, ``accuracy_vs_latency.png`` and
-``experiment.json``. Each claim of the paper is checked against the figures and reported
-as holding or not: nothing here is tuned to make a claim pass. A rerun with the same
-``--out`` reuses the sets, checkpoints and evaluations already there.
+The paper's protocol at CPU scale. A train set and a test set come from the built-in
+generator (``--level easy`` by default: what a small model can learn here; different
+seeds; a test question also seen in training is dropped). Per seed, one shared base is
+trained on worked solutions (stage 2, the question as text -> the reasoning) until its
+held-out digit accuracy plateaus; then each layout (``tis``, ``tbs``, ``direct``) is
+fine-tuned from that same base (stage 3) until its own plateau, within the same step
+limit. The variants tried to help ``tis`` learn as well as ``tbs`` and the from-scratch
+ablation are rows of their own. Every checkpoint answers every test question; the report
+gives accuracy, digit accuracy, equations, format errors and latency *as heard* (speech
+plays at the test set's own speaking rate, a token cannot play before it is generated)
+with 95% intervals over seeds and items, and judges each claim from the figures.
+
+A rerun with the same ``--out`` reuses every set, base, run and evaluation whose settings
+are unchanged, and redoes (with what depends on it) every one whose settings changed.
 """
 
 from __future__ import annotations
@@ -16,196 +24,321 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval.model_report import summarize_layouts
-from pipeline.stages.interleave import LAYOUTS
+from training.train import read_log
 
 ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = "settings.json"
 
 
-def _run_all(jobs: list[list[list[str]]], parallel: int, logs: list[Path]) -> None:
-    """Run jobs (each a list of commands, one after another), ``parallel`` at a time, each
-    logging to its file; stop everything on the first failure."""
-    pending = list(zip(jobs, logs, strict=True))
-    running: list[tuple[subprocess.Popen, list[list[str]], Path]] = []
+@dataclass
+class Job:
+    """Commands that make ``folder``, once the jobs it depends on are done. ``settings``
+    are everything that changes its result: the folder is reused only when they match."""
 
-    def start(commands: list[list[str]], log: Path) -> None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        print("running", " ".join(commands[0][2:]), flush=True)
-        with log.open("a") as handle:
+    name: str
+    folder: Path
+    commands: list[list[str]]
+    settings: dict
+    after: list[str] = field(default_factory=list)
+
+    def done(self) -> bool:
+        path = self.folder / SETTINGS
+        return path.exists() and json.loads(path.read_text()) == self.settings
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A row of the report: a layout trained one way."""
+
+    name: str
+    layout: str
+    overrides: tuple[str, ...] = ()
+    from_base: bool = True
+    constrain_slots: bool = False
+    tried: str = ""  # what this row tries, for the report
+    checkpoint_of: str = ""  # another row whose checkpoints this one only decodes otherwise
+
+
+def default_arms() -> list[Arm]:
+    return [
+        Arm("tis", "tis", ("slot_embedding=true",), constrain_slots=True),
+        Arm("tbs", "tbs"),
+        Arm("direct", "direct"),
+        Arm("tis, free decoding", "tis", checkpoint_of="tis",
+            tried="the tis checkpoints decoded without the slot constraint (format errors with and "
+                  "without it)"),
+        Arm("tis, no slot embedding", "tis", constrain_slots=True,
+            tried="the same fine-tuning without the per-slot stream embedding"),
+        Arm("tis from scratch", "tis", ("slot_embedding=true",), from_base=False, constrain_slots=True,
+            tried="ablation: no base, stage 3 only"),
+        Arm("tbs from scratch", "tbs", from_base=False, tried="ablation: no base, stage 3 only"),
+        Arm("direct from scratch", "direct", from_base=False, tried="ablation: no base, stage 3 only"),
+    ]
+
+
+def run_jobs(jobs: list[Job], parallel: int, logs: Path) -> int:
+    """Run the jobs not done yet, ``parallel`` at a time, each after those it depends on;
+    a job's folder is cleared before it runs and its settings written when it succeeds.
+    Stops everything on the first failure. Returns how many were reused."""
+    by_name = {job.name: job for job in jobs}
+    stale: set[str] = set()
+    for job in jobs:  # a job redone makes every job after it redone too
+        if not job.done() or any(name in stale for name in job.after):
+            stale.add(job.name)
+    pending = [job for job in jobs if job.name in stale]
+    running: list[tuple[subprocess.Popen, Job, list[list[str]]]] = []
+    finished = {job.name for job in jobs if job.name not in stale}
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def start(job: Job, commands: list[list[str]]) -> None:
+        print("running", job.name, flush=True)
+        with (logs / f"{job.name}.log").open("a") as handle:
             process = subprocess.Popen(commands[0], cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
-        running.append((process, commands[1:], log))
+        running.append((process, job, commands[1:]))
 
     try:
         while pending or running:
-            while pending and len(running) < parallel:
-                start(*pending.pop(0))
+            ready = [job for job in pending if all(name in finished for name in job.after)]
+            while ready and len(running) < parallel:
+                job = ready.pop(0)
+                pending.remove(job)
+                shutil.rmtree(job.folder, ignore_errors=True)
+                (logs / f"{job.name}.log").unlink(missing_ok=True)
+                start(job, job.commands)
+            if not running and pending:
+                raise SystemExit(f"jobs wait on jobs that never run: {[job.name for job in pending]}")
             time.sleep(0.5)
             for entry in list(running):
-                process, rest, log = entry
+                process, job, rest = entry
                 if process.poll() is None:
                     continue
                 running.remove(entry)
                 if process.returncode:
-                    raise SystemExit(f"failed (exit {process.returncode}): see {log}")
+                    raise SystemExit(f"{job.name} failed (exit {process.returncode}): see "
+                                     f"{logs / (job.name + '.log')}")
                 if rest:
-                    start(rest, log)
+                    start(job, rest)
+                else:
+                    (job.folder / SETTINGS).write_text(json.dumps(job.settings, indent=1, sort_keys=True))
+                    finished.add(job.name)
     finally:  # a failure or Ctrl-C stops the other runs (a trainer checkpoints on SIGTERM)
         for process, _, _ in running:
             process.terminate()
             process.wait()
+    return len(by_name) - len(stale)
 
 
-def build_sets(out: Path, train_items: int, test_items: int, parallel: int) -> None:
-    jobs, logs = [], []
-    for name, items, seed in (("train", train_items, 1), ("test", test_items, 2)):
-        folder = out / f"{name}-data"
-        if (folder / "summary.json").exists():
-            continue
-        jobs.append([[sys.executable, "-m", "pipeline", "--source", f"generate:{items}", "--seed", str(seed),
-                      "--output", str(folder), "--llm", "rules", "--tts", "espeak"]])
-        logs.append(out / "logs" / f"build-{name}.log")
-    _run_all(jobs, parallel, logs)
+def slug(name: str) -> str:
+    return name.replace(", ", "-").replace(" ", "-")
 
 
-def run_layouts(out: Path, layouts: list[str], seeds: list[int], steps: int, parallel: int,
-                overrides: list[str], decode_rate: float, speaking_rate: float, device: str) -> list[dict]:
-    """Per layout and seed: train stage 3 (question text -> layout) from scratch, then
-    answer every test question unseen in training with the final checkpoint."""
-    folders, jobs, logs = [], [], []
-    for layout in layouts:
+def plan(out: Path, args) -> tuple[list[Job], dict[str, list[Path]]]:
+    """Every job of the experiment, and per arm the run folders whose reports it pools."""
+    python = sys.executable
+    source = f"generate:{{items}}?level={args.level}"
+    jobs, sets = [], {}
+    made = (("train", args.train_items, 1, "none"), ("test", args.test_items, 2, "espeak"))
+    for name, items, seed, tts in made:
+        settings = {"source": source.format(items=items), "seed": seed, "tts": tts}
+        sets[name] = Job(f"{name}-data", out / f"{name}-data",
+                         [[python, "-m", "pipeline", "--source", settings["source"], "--seed", str(seed),
+                           "--output", str(out / f"{name}-data"), "--llm", "rules", "--tts", tts]], settings)
+    jobs += sets.values()
+    train, test = out / "train-data", out / "test-data"
+    common = ["--data", str(train), "--threads", "1", "--device", args.device,
+              f"eval_every={args.eval_every}", f"plateau={args.plateau}", "checkpoint_every=100",
+              f"data.holdout={args.holdout}", *args.set]
+    trainer = [python, "-m", "training"]
+    bases = {}
+    for seed in args.seeds:
+        folder = out / "bases" / f"seed{seed}"
+        settings = {"data": sets["train"].settings, "seed": seed, "steps": args.base_steps,
+                    "common": common[4:]}
+        bases[seed] = Job(f"base-seed{seed}", folder,
+                          [[*trainer, *common, "--out", str(folder), "--stages", "2", "--layout", "tbs",
+                            "--seed", str(seed), f"stages.math_pretraining.steps={args.base_steps}",
+                            "stages.math_pretraining.question=text"]], settings, ["train-data"])
+    jobs += bases.values()
+    runs: dict[str, list[Path]] = {arm.name: [] for arm in args.arms}
+    trained: dict[tuple[str, int], Job] = {}
+    for arm in sorted(args.arms, key=lambda arm: bool(arm.checkpoint_of)):
+        seeds = args.seeds if arm.from_base else args.seeds[:args.scratch_seeds]
         for seed in seeds:
-            folder = out / "runs" / f"{layout}-seed{seed}"
-            folders.append(folder)
-            if (folder / "model_report.json").exists():
+            folder = out / "runs" / f"{slug(arm.name)}-seed{seed}"
+            evaluate = ["--data", str(test), "--holdout", "1", "--unseen_in", str(train),
+                        "--decode_rate", str(args.decode_rate), "--threads", "1", "--out", str(folder)]
+            if args.speaking_rate:
+                evaluate += ["--speaking_rate", str(args.speaking_rate)]
+            if arm.constrain_slots:
+                evaluate.append("--constrain_slots")
+            runs[arm.name].append(folder)
+            if arm.checkpoint_of:  # decode another row's checkpoint another way
+                source = trained[(arm.checkpoint_of, seed)]
+                checkpoint = source.folder / "train" / "stage3-textual_tis.pt"
+                jobs.append(Job(f"{slug(arm.name)}-seed{seed}", folder,
+                                [[python, "-m", "eval", "model", str(checkpoint), *evaluate]],
+                                {"of": source.settings, "evaluate": evaluate[:-2]}, [source.name]))
                 continue
-            jobs.append([
-                [sys.executable, "-m", "training", "--data", str(out / "train-data"), "--out", str(folder),
-                 "--stages", "3", "--layout", layout, "--seed", str(seed), "--threads", "1",
-                 "--device", device, f"stages.textual_tis.steps={steps}", *overrides],
-                [sys.executable, "-m", "eval", "model", str(folder / "stage3-textual_tis.pt"),
-                 "--data", str(out / "test-data"), "--holdout", "1", "--unseen_in", str(out / "train-data"),
-                 "--decode_rate", str(decode_rate), "--speaking_rate", str(speaking_rate), "--threads", "1",
-                 "--out", str(folder)]])
-            logs.append(out / "logs" / f"{layout}-seed{seed}.log")
-    _run_all(jobs, parallel, logs)
-    return [json.loads((folder / "model_report.json").read_text())["checkpoints"][0] for folder in folders]
+            steps = args.steps * (args.tis_steps_factor if arm.layout == "tis" else 1)
+            train_args = [*common, "--out", str(folder / "train"), "--stages", "3", "--layout", arm.layout,
+                          "--seed", str(seed), f"stages.textual_tis.steps={int(steps)}", *arm.overrides]
+            after = ["train-data", "test-data"]
+            base_settings = None
+            if arm.from_base:
+                base = bases[seed]
+                train_args.append(f"init_from={base.folder / 'stage2-math_pretraining.pt'}")
+                after.append(base.name)
+                base_settings = base.settings
+            checkpoint = str(folder / "train" / "stage3-textual_tis.pt")
+            settings = {"train": train_args[4:], "base": base_settings, "evaluate": evaluate[:-2],
+                        "sets": [sets["train"].settings, sets["test"].settings]}
+            trained[(arm.name, seed)] = Job(f"{slug(arm.name)}-seed{seed}", folder,
+                                            [[*trainer, *train_args],
+                                             [python, "-m", "eval", "model", checkpoint, *evaluate]],
+                                            settings, after)
+            jobs.append(trained[(arm.name, seed)])
+    return jobs, runs
 
 
-def _seconds(tokens: float | None, decode_rate: float) -> float | None:
-    """Time until the token at this position is out."""
-    return None if tokens is None else (tokens + 1) / decode_rate
+def steps_trained(folder: Path) -> int:
+    report = json.loads((folder / "model_report.json").read_text())["checkpoints"][0]
+    log = read_log(Path(report["checkpoint"]).parent)
+    return log[-1]["step"] if log else 0
 
 
-def check_claims(layouts: dict[str, dict], cycle: int, decode_rate: float) -> list[dict]:
-    """The paper's four claims, each with the figures it rests on and whether it holds."""
+def final_digits(folder: Path) -> dict:
+    held = [entry for entry in read_log(folder) if entry.get("holdout_digits")]
+    return held[-1]["holdout_digits"] if held else {}
+
+
+def check_claims(layouts: dict[str, dict]) -> list[dict]:
+    """The must-hold claims, each with the figures it rests on and whether it holds."""
     claims = []
     tis, tbs, direct = (layouts.get(name) for name in ("tis", "tbs", "direct"))
-    if tis and direct and tbs:
-        gap = tis["first_spoken_tokens"] - direct["first_spoken_tokens"]
-        earlier = (tbs["first_spoken_tokens"] + 1) / (tis["first_spoken_tokens"] + 1)
-        claims.append({"claim": "tis speaks its first token within one cycle of direct and at least 10x "
-                                "earlier than tbs",
-                       "holds": gap <= cycle and earlier >= 10,
-                       "figures": f"tis {tis['first_spoken_tokens']:.0f}, direct "
-                                  f"{direct['first_spoken_tokens']:.0f}, tbs "
-                                  f"{tbs['first_spoken_tokens']:.0f} tokens (median position); gap to "
-                                  f"direct {gap:.0f} tokens (cycle {cycle}); {earlier:.1f}x earlier than "
-                                  "tbs"})
+
+    def multi(line: dict) -> dict:
+        return line["by_category"].get("contextual_multi_step") or {"accuracy": 0.0, "accuracy_95": [0, 0]}
+
+    def accuracy(name: str, line: dict) -> str:
+        part = multi(line)
+        return f"{name} {part['accuracy']:.1%} [{part['accuracy_95'][0]:.1%}, {part['accuracy_95'][1]:.1%}]"
+
+    if tbs and direct:
+        gap = (multi(tbs)["accuracy"] - multi(direct)["accuracy"]) * 100
+        claims.append({"claim": "tbs at least 25 points above direct on multi-step test items",
+                       "holds": gap >= 25,
+                       "figures": f"{accuracy('tbs', tbs)}, {accuracy('direct', direct)}: {gap:+.1f} points"})
     if tis and tbs:
-        gap = round(abs(tis["accuracy"] - tbs["accuracy"]) * 100, 9)
-        claims.append({"claim": "tis accuracy within 5 points of tbs", "holds": gap <= 5,
-                       "figures": f"tis {tis['accuracy']:.1%}, tbs {tbs['accuracy']:.1%}: {gap:.1f} points"})
-    if tis and tbs and direct:
-        kind = "contextual_multi_step"
-        parts = [layouts[name]["by_category"].get(kind) for name in ("tis", "tbs", "direct")]
-        if all(parts):
-            above = all(part["accuracy_95"][0] > parts[2]["accuracy_95"][1] for part in parts[:2])
-            claims.append({"claim": "tis and tbs far above direct on multi-step items (their 95% intervals "
-                                    "clear of direct's)", "holds": above,
-                           "figures": ", ".join(f"{name} {part['accuracy']:.1%} "
-                                                f"[{part['accuracy_95'][0]:.1%}, "
-                                                f"{part['accuracy_95'][1]:.1%}]"
-                                                for name, part in zip(("tis", "tbs", "direct"), parts,
-                                                                      strict=True))})
-    if tis:
-        claims.append({"claim": f"no playback stall for tis at {decode_rate:g} tokens/s",
-                       "holds": tis["stalled_items"] == 0,
-                       "figures": f"{tis['stalled_items']} of {tis['items']} items stall"})
+        gap = (multi(tis)["accuracy"] - multi(tbs)["accuracy"]) * 100
+        claims.append({"claim": "tis within 8 points of tbs on multi-step test items", "holds": gap >= -8,
+                       "figures": f"{accuracy('tis', tis)}, {accuracy('tbs', tbs)}: {gap:+.1f} points"})
+    if tis and tbs:
+        first = [line["first_substantive_heard"] for line in (tis, tbs)]
+        answer = [line["answer_heard"] for line in (tis, tbs)]
+        if None not in (first[0]["mean"], first[1]["mean"], answer[0]["mean"], answer[1]["mean"]):
+            sooner = first[1]["mean"] - first[0]["mean"]
+            claims.append({"claim": "the first substantive word heard at least 0.5 s sooner with tis than "
+                                    "with tbs", "holds": sooner >= 0.5,
+                           "figures": f"tis {_seconds(first[0])}, tbs {_seconds(first[1])}: "
+                                      f"{sooner:.2f} s sooner"})
+            later = answer[0]["mean"] - answer[1]["mean"]
+            claims.append({"claim": "the answer heard no later with tis than with tbs", "holds": later <= 0,
+                           "figures": f"tis {_seconds(answer[0])}, tbs {_seconds(answer[1])}: "
+                                      f"{abs(later):.2f} s {'later' if later > 0 else 'sooner'}"})
     return claims
 
 
-def plot(layouts: dict[str, dict], decode_rate: float, path: Path) -> None:
-    """Accuracy against time to the first spoken token, one point per layout, with the
-    accuracy interval over seeds and items and the spread of first-token time over seeds."""
+def _seconds(figure: dict) -> str:
+    if figure["mean"] is None:
+        return "-"
+    return f"{figure['mean']:.2f} s [{figure['95'][0]:.2f}, {figure['95'][1]:.2f}]"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def plot(layouts: dict[str, dict], path: Path) -> None:
+    """Accuracy against the time the first substantive word is heard, one point per row,
+    with the 95% intervals of both."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(figsize=(6, 4), dpi=120)
+    figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
     for name, line in layouts.items():
-        x = _seconds(line["first_spoken_tokens"], decode_rate)
-        runs = [_seconds(v, decode_rate) for v in line["first_spoken_by_run"] if v is not None]
+        heard = line["first_substantive_heard"]
+        if heard["mean"] is None:
+            continue
         low, high = line["accuracy_95"]
-        axes.errorbar([x], [line["accuracy"] * 100],
-                      xerr=[[x - min(runs, default=x)], [max(runs, default=x) - x]],
+        axes.errorbar([heard["mean"]], [line["accuracy"] * 100],
+                      xerr=[[heard["mean"] - heard["95"][0]], [heard["95"][1] - heard["mean"]]],
                       yerr=[[(line["accuracy"] - low) * 100], [(high - line["accuracy"]) * 100]],
                       fmt="o", capsize=4, label=f"{name} ({line['runs']} seeds)")
-        axes.annotate(name, (x, line["accuracy"] * 100), textcoords="offset points", xytext=(6, 6))
-    axes.set_xscale("log")
-    top = max((line["accuracy_95"][1] for line in layouts.values()), default=0.0) * 100
-    axes.set_ylim(0, min(100, max(10, top + 5)))
-    axes.set_xlabel(f"time to the first spoken token (s, at {decode_rate:g} tokens/s)")
-    axes.set_ylabel("answer accuracy (%)")
-    axes.set_title("Accuracy vs. latency by layout")
+    axes.set_ylim(0, 100)
+    axes.set_xlabel("first substantive word heard (s, mean over items)")
+    axes.set_ylabel("answer accuracy on test items (%)")
+    axes.set_title("Accuracy vs. latency as heard")
     axes.grid(True, alpha=0.3)
-    axes.legend()
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, metadata={"Software": None})
     pyplot.close(figure)
 
 
-def write_report(out: Path, layouts: dict[str, dict], claims: list[dict], setup: dict) -> str:
-    rate = setup["decode_rate"]
-    reused = (f"; {setup['reused']} of its {setup['steps_in_all']} sets and runs were reused from an "
-              "earlier run in the same folder") if setup["reused"] else ""
+def write_report(out: Path, layouts: dict[str, dict], claims: list[dict], setup: dict,
+                 arms: list[Arm]) -> str:
     lines = ["# Layout experiment", "",
-             f"Train set: `generate:{setup['train_items']}` (seed 1); test set: {setup['test_rows']} "
-             f"questions of `generate:{setup['test_items']}` (seed 2) not in the train set. Each layout "
-             f"trained for {setup['steps']} steps of stage 3 (question text -> layout) from scratch, with "
-             f"seeds {', '.join(map(str, setup['seeds']))}; decoded greedily; latency at {rate:g} "
-             f"tokens/s, playback at {setup['speaking_rate']:g} spoken tokens/s.", "",
+             f"Train set: `generate:{setup['train_items']}?level={setup['level']}` (seed 1, text only); "
+             f"test set: {setup['test_rows']} questions of `generate:{setup['test_items']}?level="
+             f"{setup['level']}` (seed 2, with speech) not in the train set. Per seed, a base trained on "
+             f"worked solutions (stage 2, at most {setup['base_steps']} steps, until its held-out digit "
+             f"accuracy plateaus: {setup['base_steps_trained']} steps), then each layout fine-tuned from it "
+             "(stage 3, at most "
+             f"{setup['steps']} steps, `tis` {setup['tis_steps']}, until a plateau); seeds "
+             f"{', '.join(map(str, setup['seeds']))}. Greedy decoding. Latency as heard: "
+             f"{setup['decode_rate']:g} tokens/s decoding, speech at the test set's rate of "
+             f"{setup['speaking_rate']:g} response tokens/s.", "",
              f"Command: `{setup['command']}` ({setup['seconds'] / 60:.0f} minutes on {os.cpu_count()} cores"
-             f"{reused}).", "",
-             "| layout | seeds | accuracy [95%, seeds and items] | per seed | multi-step accuracy | "
-             "first spoken token (tokens / s) | answer at (tokens) | drift | stalled items | format errors |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             + (f"; {setup['reused']} of {setup['jobs']} jobs reused" if setup["reused"] else "") + ").", "",
+             "| row | seeds | steps | accuracy [95%] | multi-step accuracy [95%] | first substantive word "
+             "heard [95%] | answer heard [95%] | held-out digits (operand / result / response) | equations: "
+             "operands copied / results right | format errors | drift |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, line in layouts.items():
         low, high = line["accuracy_95"]
         multi = line["by_category"].get("contextual_multi_step")
+        multi_text = "-" if not multi else (f"{multi['accuracy']:.1%} [{multi['accuracy_95'][0]:.1%}, "
+                                            f"{multi['accuracy_95'][1]:.1%}]")
+        digits = line["digits"]
+        digit_text = " / ".join(_share(digits.get(kind)) for kind in ("operand", "result", "response_number"))
         errors = ", ".join(f"{k} {v}" for k, v in line["format_errors"].items() if v) or "none"
         lines.append(
-            f"| {name} | {line['runs']} | {line['accuracy']:.1%} [{low:.1%}, {high:.1%}] | "
-            f"{', '.join(f'{a:.1%}' for a in line['accuracy_by_run'])} | "
-            f"{'-' if not multi else format(multi['accuracy'], '.1%')} | "
-            f"{line['first_spoken_tokens']:.0f} / {_seconds(line['first_spoken_tokens'], rate):.2f} | "
-            f"{line['answer_tokens'] if line['answer_tokens'] is not None else '-'} | "
-            f"{line['drift_rate']:.1%} | {line['stalled_items']} | {errors} |")
-    lines += ["", "![accuracy vs latency](accuracy_vs_latency.png)", "", "## Claims", ""]
+            f"| {name} | {line['runs']} | {', '.join(map(str, line['steps']))} | {line['accuracy']:.1%} "
+            f"[{low:.1%}, {high:.1%}] | {multi_text} | {_seconds(line['first_substantive_heard'])} | "
+            f"{_seconds(line['answer_heard'])} | {digit_text} | {_share(line['operands_copied'])} / "
+            f"{_share(line['results_right'])} | {errors} | {line['drift_rate']:.1%} |")
+    lines += ["", "Token positions (secondary; medians): " + "; ".join(
+        f"{name}: first spoken {line['first_spoken_tokens']:.0f}, answer {line['answer_tokens']}"
+        for name, line in layouts.items() if line["first_spoken_tokens"] is not None) + ".", ""]
+    tried = [arm for arm in arms if arm.tried and arm.name in layouts]
+    if tried:
+        lines += ["Rows that try something: "
+                  + "; ".join(f"**{arm.name}**: {arm.tried}" for arm in tried) + ".", ""]
+    lines += ["![accuracy vs latency as heard](accuracy_vs_latency.png)", "", "## Claims", ""]
     for claim in claims:
         verdict = "holds" if claim["holds"] else "does not hold"
         lines.append(f"- **{verdict}**: {claim['claim']} ({claim['figures']}).")
-    best = max((line["accuracy"] for line in layouts.values()), default=0.0)
-    if best < 0.1:
-        lines += ["", f"Every layout answers under 10% of the test questions (best {best:.1%}): the model "
-                      "and its training are too small to solve these problems, so the accuracy claims "
-                      "are not tested by this run; train longer or larger (`--steps`, `--set "
-                      "model.width=...`) for a real comparison."]
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text)
     return text
@@ -215,41 +348,73 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m eval experiment", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="build/experiment")
+    ap.add_argument("--level", default="easy", help="the generator's level (generate:N?level=...)")
     ap.add_argument("--train_items", type=int, default=3000)
     ap.add_argument("--test_items", type=int, default=200)
-    ap.add_argument("--layouts", default=",".join(LAYOUTS))
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--steps", type=int, default=400, help="training steps, the same for every run")
+    ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--scratch_seeds", type=int, default=1,
+                    help="how many of the seeds the ablation rows use")
+    ap.add_argument("--base_steps", type=int, default=1500, help="most steps of the base (stage 2)")
+    ap.add_argument("--steps", type=int, default=600, help="most steps of a layout's fine-tuning (stage 3)")
+    ap.add_argument("--tis_steps_factor", type=float, default=1.5,
+                    help="tis sequences are longer and a third of their targets are pads: its step limit is "
+                         "this times --steps")
+    ap.add_argument("--plateau", type=int, default=3,
+                    help="a stage ends once its held-out digit accuracy has not risen for this many "
+                         "evaluations")
+    ap.add_argument("--eval_every", type=int, default=50)
+    ap.add_argument("--holdout", type=float, default=0.03,
+                    help="share of the train set held out for plateaus")
+    ap.add_argument("--rows", help="comma-separated row names to run (default: every row)")
     ap.add_argument("--set", action="append", default=[], metavar="key=value",
-                    help="a recipe override for every run (repeatable)")
+                    help="a recipe override for every training run (repeatable)")
     ap.add_argument("--decode_rate", type=float, default=50.0)
-    ap.add_argument("--speaking_rate", type=float, default=3.0)
+    ap.add_argument("--speaking_rate", type=float,
+                    help="response tokens spoken a second (default: the test set's audio)")
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto, for training")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one thread each)")
     args = ap.parse_args(argv)
+    args.seeds = [int(s) for s in args.seeds.split(",")]
+    arms = default_arms()
+    if args.rows:
+        chosen = [name.strip() for name in args.rows.split(",")]
+        unknown = set(chosen) - {arm.name for arm in arms}
+        if unknown:
+            ap.error(f"unknown rows {sorted(unknown)}; rows: {', '.join(arm.name for arm in arms)}")
+        needed = {arm.checkpoint_of for arm in arms if arm.name in chosen}
+        arms = [arm for arm in arms if arm.name in chosen or arm.name in needed]
+    args.arms = arms
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    layouts, seeds = args.layouts.split(","), [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
-    done = [out / f"{name}-data" / "summary.json" for name in ("train", "test")]
-    done += [out / "runs" / f"{layout}-seed{seed}" / "model_report.json"
-             for layout in layouts for seed in seeds]
-    reused = sum(path.exists() for path in done)
-    build_sets(out, args.train_items, args.test_items, args.jobs)
-    overrides = ["eval_every=100000", "checkpoint_every=100", "data.holdout=0.02", *args.set]
-    reports = run_layouts(out, layouts, seeds, args.steps, args.jobs, overrides, args.decode_rate,
-                          args.speaking_rate, args.device)
+    jobs, runs = plan(out, args)
+    reused = run_jobs(jobs, args.jobs, out / "logs")
+    reports, steps, digits = [], {}, {}
+    for name, folders in runs.items():
+        for folder in folders:
+            report = json.loads((folder / "model_report.json").read_text())["checkpoints"][0]
+            reports.append(report | {"layout": name})
+        steps[name] = [steps_trained(folder) for folder in folders]
+        finals = [final_digits(Path(json.loads((folder / "model_report.json").read_text())
+                                    ["checkpoints"][0]["checkpoint"]).parent) for folder in folders]
+        digits[name] = {kind: sum(f.get(kind, 0) for f in finals) / len(finals) for kind in
+                        ("operand", "result", "response_number") if any(kind in f for f in finals)}
+    order = list(runs)
     summary = summarize_layouts(reports)
-    cycle = reports[0]["cycle"] if reports else 10
-    claims = check_claims(summary, cycle, args.decode_rate)
-    setup = {"train_items": args.train_items, "test_items": args.test_items, "test_rows": reports[0]["items"],
-             "seconds": round(time.perf_counter() - started), "reused": reused,
-             "steps_in_all": len(done),
-             "steps": args.steps, "seeds": seeds, "decode_rate": args.decode_rate,
-             "speaking_rate": args.speaking_rate, "overrides": overrides,
+    summary = {name: summary[name] | {"steps": steps[name], "digits": digits[name]} for name in order}
+    claims = check_claims(summary)
+    speaking_rate = reports[0]["speaking_rate"] if reports else args.speaking_rate
+    setup = {"train_items": args.train_items, "test_items": args.test_items, "level": args.level,
+             "test_rows": reports[0]["items"] if reports else 0,
+             "seconds": round(time.perf_counter() - started),
+             "reused": reused, "jobs": len(jobs), "base_steps": args.base_steps,
+             "base_steps_trained": [read_log(out / "bases" / f"seed{s}")[-1]["step"] for s in args.seeds],
+             "steps": args.steps, "tis_steps": int(args.steps * args.tis_steps_factor), "seeds": args.seeds,
+             "decode_rate": args.decode_rate, "speaking_rate": speaking_rate,
              "command": "python -m eval experiment " + " ".join(argv if argv is not None else sys.argv[2:])}
-    plot(summary, args.decode_rate, out / "accuracy_vs_latency.png")
-    print(write_report(out, summary, claims, setup))
+    plot(summary, out / "accuracy_vs_latency.png")
+    print(write_report(out, summary, claims, setup, arms))
     result = {"setup": setup, "layouts": summary, "claims": claims}
     (out / "experiment.json").write_text(json.dumps(result, indent=2))
     return result
+

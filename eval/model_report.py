@@ -20,6 +20,7 @@ import torch
 
 from eval.stream_score import FORMAT_ERRORS, category, score_stream
 from pipeline.dataset.shards import read_rows, shard_files
+from pipeline.stages.interleave import RESPONSE
 from training.data import is_holdout
 from training.generate import Speaker
 
@@ -31,7 +32,7 @@ def bootstrap(values: list[bool], seed: int = 0, rounds: int = 1000) -> tuple[fl
     return bootstrap_runs([values], seed, rounds)
 
 
-def bootstrap_runs(runs: list[list[bool]], seed: int = 0, rounds: int = 1000) -> tuple[float, float]:
+def bootstrap_runs(runs: list[list[float]], seed: int = 0, rounds: int = 1000) -> tuple[float, float]:
     """95% interval of the mean over several runs (seeds) of one layout: each round resamples
     the runs, then the items within each, so the interval holds both sources of spread."""
     runs = [run for run in runs if run]
@@ -52,13 +53,35 @@ def median(values: list) -> float | None:
     return statistics.median(present) if present else None
 
 
+def speaking_rate_of(data: str) -> float | None:
+    """Response tokens a second as the dataset's audio speaks them (sentence pauses
+    included), or None for a text-only dataset."""
+    tokens = seconds = 0.0
+    for row in read_rows(shard_files(data), ["interleaved_streams", "response_duration"]):
+        if row.get("response_duration"):
+            tokens += sum(1 for s in row["interleaved_streams"] if s == RESPONSE)
+            seconds += row["response_duration"]
+    return round(tokens / seconds, 3) if seconds else None
+
+
+def mean_95(runs: list[list[float]]) -> dict:
+    """Mean with a 95% interval that resamples runs (seeds), then items."""
+    pooled = [v for run in runs for v in run]
+    if not pooled:
+        return {"mean": None, "95": [None, None], "items": 0}
+    low, high = bootstrap_runs(runs)
+    return {"mean": round(sum(pooled) / len(pooled), 4), "95": [round(low, 4), round(high, 4)],
+            "items": len(pooled)}
+
+
 def evaluate(checkpoint: str, rows: list[dict], decode_rate: float, speaking_rate: float,
-             max_tokens: int) -> dict:
+             max_tokens: int, constrain_slots: bool = False) -> dict:
     speaker = Speaker(checkpoint)
     scores, kinds, lengths = [], [], []
     for row in rows:
-        generation = speaker.answer(question=row["question"], max_tokens=max_tokens)
-        ids = [i for i in generation.ids if i >= 0]
+        generation = speaker.answer(question=row["question"], max_tokens=max_tokens,
+                                    constrain_slots=constrain_slots)
+        ids = generation.ids
         lengths.append(len(ids))
         scores.append(score_stream(ids, row, speaker.tokenizer, speaker.layout, speaker.p, speaker.q,
                                    decode_rate, speaking_rate))
@@ -73,8 +96,10 @@ def evaluate(checkpoint: str, rows: list[dict], decode_rate: float, speaking_rat
     def seconds(value):
         return None if value is None else value / decode_rate
 
+    equations = sum(s.equations for s in scores)
     return {
         "checkpoint": checkpoint, "layout": speaker.layout, "cycle": speaker.p + speaker.q,
+        "constrain_slots": constrain_slots, "decode_rate": decode_rate, "speaking_rate": speaking_rate,
         "items": len(scores),
         "accuracy": sum(correct) / max(1, len(correct)), "accuracy_95": [low, high],
         "by_category": {kind: {"items": len(v), "accuracy": sum(v) / len(v)}
@@ -87,10 +112,19 @@ def evaluate(checkpoint: str, rows: list[dict], decode_rate: float, speaking_rat
         "first_substantive_tokens": median([s.first_substantive for s in scores]),
         "answer_tokens": median([s.answer_at for s in scores]),
         "answer_seconds": seconds(median([s.answer_at for s in scores])),
+        "first_substantive_heard": mean_95([[s.first_substantive_heard for s in scores
+                                             if s.first_substantive_heard is not None]]),
+        "answer_heard": mean_95([[s.answer_heard for s in scores if s.answer_heard is not None]]),
+        "equations": {"count": equations,
+                      "operands_copied": sum(s.operands_copied for s in scores) / max(1, equations),
+                      "results_right": sum(s.results_right for s in scores) / max(1, equations)},
         "stalled_items": sum(s.stalls > 0 for s in scores),
         "silent_items": sum(s.first_spoken is None for s in scores),
         "items_detail": [{"id": row["id"], "category": kind, "correct": score.correct,
-                          "first_spoken": score.first_spoken, "generated": length, "stalls": score.stalls}
+                          "first_spoken": score.first_spoken, "generated": length, "stalls": score.stalls,
+                          "first_substantive_heard": score.first_substantive_heard,
+                          "answer_heard": score.answer_heard, "equations": score.equations,
+                          "operands_copied": score.operands_copied, "results_right": score.results_right}
                          for row, kind, score, length in zip(rows, kinds, scores, lengths, strict=True)],
     }
 
@@ -128,8 +162,29 @@ def summarize_layouts(reports: list[dict]) -> dict[str, dict]:
             "drift_rate": statistics.mean(r["drift_rate"] for r in group),
             "stalled_items": sum(r["stalled_items"] for r in group),
             "format_errors": dict(sum((Counter(r["format_errors"]) for r in group), Counter())),
+            "first_substantive_heard": mean_95([[item["first_substantive_heard"] for item in r["items_detail"]
+                                                 if item.get("first_substantive_heard") is not None]
+                                                for r in group]),
+            "answer_heard": mean_95([[item["answer_heard"] for item in r["items_detail"]
+                                      if item.get("answer_heard") is not None] for r in group]),
+            "operands_copied": _share(group, "operands_copied"),
+            "results_right": _share(group, "results_right"),
         }
     return summary
+
+
+def _seconds(figure: dict) -> str:
+    if figure["mean"] is None:
+        return "never"
+    return f"{figure['mean']:.2f} s [{figure['95'][0]:.2f}, {figure['95'][1]:.2f}]"
+
+
+def _share(group: list[dict], key: str) -> float | None:
+    """Over every equation of a layout's checkpoints, the share with ``key``."""
+    equations = sum(item.get("equations", 0) for r in group for item in r["items_detail"])
+    if not equations:
+        return None
+    return sum(item.get(key, 0) for r in group for item in r["items_detail"]) / equations
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -143,7 +198,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     help="drop rows whose question this dataset (the training set) also holds")
     ap.add_argument("--limit", type=int, help="at most this many held-out rows")
     ap.add_argument("--decode_rate", type=float, default=50.0, help="generated tokens per second")
-    ap.add_argument("--speaking_rate", type=float, default=3.0, help="response tokens spoken per second")
+    ap.add_argument("--speaking_rate", type=float,
+                    help="response tokens spoken a second (default: as the dataset's audio speaks them, "
+                         "else 3)")
+    ap.add_argument("--constrain_slots", action="store_true",
+                    help="tis: a response slot never takes the reasoning pad, nor a reasoning slot the "
+                         "response pad")
     ap.add_argument("--max_tokens", type=int, default=400)
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     ap.add_argument("--out", help="write model_report.json here")
@@ -155,14 +215,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
         seen = {r["question"] for r in read_rows(shard_files(args.unseen_in), ["question"])}
         rows = [r for r in rows if r["question"] not in seen]
     rows = rows[:args.limit] if args.limit else rows
-    reports = [evaluate(checkpoint, rows, args.decode_rate, args.speaking_rate, args.max_tokens)
-               for checkpoint in args.checkpoints]
+    speaking_rate = args.speaking_rate or speaking_rate_of(args.data) or 3.0
+    reports = [evaluate(checkpoint, rows, args.decode_rate, speaking_rate, args.max_tokens,
+                        args.constrain_slots) for checkpoint in args.checkpoints]
     for report in reports:
         low, high = report["accuracy_95"]
         print(f"{report['checkpoint']} ({report['layout']}, {report['items']} items): accuracy "
               f"{report['accuracy']:.1%} [{low:.1%}, {high:.1%}], drift {report['drift_rate']:.1%}, "
               f"format errors {report['format_errors']}, first spoken token {report['first_spoken_tokens']}, "
               f"answer at {report['answer_tokens']} tokens, stalled items {report['stalled_items']}")
+        heard, answer = report["first_substantive_heard"], report["answer_heard"]
+        equations = report["equations"]
+        print(f"  heard at {speaking_rate:g} tokens/s: first substantive word {_seconds(heard)}, answer "
+              f"{_seconds(answer)}; equations {equations['count']}: operands copied "
+              f"{equations['operands_copied']:.1%}, results right {equations['results_right']:.1%}")
     layouts = summarize_layouts(reports)
     for layout, line in layouts.items():
         if line["runs"] > 1:

@@ -8,7 +8,10 @@ math-verify for non-numbers) for the answer.
 
 from __future__ import annotations
 
+import operator
+import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from pipeline.stages.interleave import (
     EOS,
@@ -40,6 +43,11 @@ class StreamScore:
     first_substantive: int | None = None
     answer_at: int | None = None
     stalls: int = 0
+    first_substantive_heard: float | None = None  # seconds, as a listener hears them (heard_times)
+    answer_heard: float | None = None
+    equations: int = 0                # binary equations in the reasoning (score_equations)
+    operands_copied: int = 0
+    results_right: int = 0
 
 
 def _stream(tokenizer: Tokenizer, ids: list[int]) -> Stream:
@@ -47,6 +55,38 @@ def _stream(tokenizer: Tokenizer, ids: list[int]) -> Stream:
     ends = [len(tokenizer.decode(ids[:i + 1])) for i in range(len(ids))]
     text = tokenizer.decode(ids)
     return Stream(text, [ids], ends, (text,))
+
+
+EQUATION = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([-+*/])\s*(\d+(?:\.\d+)?)\s*=\s*\$?\s*(-?\d+(?:\.\d+)?)")
+OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
+def score_equations(reasoning: str, question: str) -> tuple[int, int, int]:
+    """(equations, with both operands copied, with the result right) over the reasoning's
+    ``a op b = c`` equations: an operand is copied when the question or an earlier result
+    holds it, the result is right when ``a op b`` is ``c``. The two tell a model that
+    cannot read the question's numbers from one that cannot compute."""
+    known = {Fraction(n) for n in re.findall(r"\d+(?:\.\d+)?", question.replace(",", ""))}
+    found = copied = right = 0
+    for left, sign, other, result in EQUATION.findall(reasoning):
+        a, b, c = Fraction(left), Fraction(other), Fraction(result)
+        found += 1
+        copied += a in known and b in known
+        right += not (sign == "/" and b == 0) and OPERATIONS[sign](a, b) == c
+        known.add(c)
+    return found, copied, right
+
+
+def heard_times(response_positions: list[int], decode_rate: float, speaking_rate: float) -> list[float]:
+    """When each response token starts to be heard: it cannot play before it is generated
+    (position + 1 tokens at ``decode_rate``) nor before the token before it has finished
+    playing (``speaking_rate`` tokens a second)."""
+    starts, free_at = [], 0.0
+    for position in response_positions:
+        start = max((position + 1) / decode_rate, free_at)
+        starts.append(start)
+        free_at = start + 1 / speaking_rate
+    return starts
 
 
 def playback_stalls(response_positions: list[int], decode_rate: float, speaking_rate: float) -> int:
@@ -89,6 +129,8 @@ def score_stream(ids: list[int], row: dict, tokenizer: Tokenizer, layout: str, p
     response = _stream(tokenizer, [ids[i] for i in response_positions])
     reasoning = _stream(tokenizer, [ids[i] for i in reasoning_positions])
     score = StreamScore(False, None, errors, response.text, reasoning.text, len(response.text.split()))
+    equations = score_equations(reasoning.text, row["question"])
+    score.equations, score.operands_copied, score.results_right = equations
     if not response_positions:
         errors.append("missing_answer")
         return score
@@ -102,6 +144,9 @@ def score_stream(ids: list[int], row: dict, tokenizer: Tokenizer, layout: str, p
         token = next(i for i, e in enumerate(response.ends) if e > first_start)
         score.first_substantive = response_positions[token]
         score.correct = answered(row["answer"], quantity.values, response.text)
+        heard = heard_times(response_positions, decode_rate, speaking_rate)
+        score.first_substantive_heard = heard[token]
+        score.answer_heard = heard[response_positions.index(score.answer_at)] + 1 / speaking_rate
     question = row["question"] + " " + row.get("problem", "")
     drift = find_token_drift(question, reasoning, response,
                              Interleaving(ids[:end], labels[:end], response_positions, reasoning_positions))

@@ -22,7 +22,14 @@ from pipeline.beam.loopback import serve_on_loopback
 from pipeline.beam.progress import close_progress
 from pipeline.beam.sink import write_json, write_text
 from pipeline.config import BuildConfig, RunOptions, options, without_credentials
-from pipeline.dataset.publish import check_writable, publish, start_staging
+from pipeline.dataset.publish import (
+    check_writable,
+    has_dataset,
+    keep_failed,
+    output_lock,
+    publish,
+    start_staging,
+)
 from pipeline.dataset.summary import format_summary
 from pipeline.dry_run import format_projection, project
 from pipeline.llm.batch import build_in_batches
@@ -34,8 +41,10 @@ from pipeline.sources.formats import generic_format
 from pipeline.tokenizers import load_tokenizer
 
 # Rejects that say a service was down, not that the record was bad.
-SERVICE_REASONS = {f"{service}_{kind}" for service in ("llm", "tts", "asr") for kind in SERVICE_KINDS} | {
-    "llm_rate_limiter_unreachable"}
+# A run whose every record failed with these (an endpoint down, throttled, refusing the key)
+# failed on a service, not on its data.
+SERVICE_REASONS = {f"{service}_{kind}" for service in ("llm", "tts", "asr")
+                   for kind in (*SERVICE_KINDS, "http_error")} | {"llm_rate_limiter_unreachable"}
 GROUPS = {"sources": "sources", "output": "output", "build": "the whole build", "rewrite": "stage 1, rewrite",
           "split": "stage 2, split", "llm": "the LLM endpoint (stages 1-2, judge)",
           "interleave": "stage 3, interleave", "speech": "stage 4, speech"}
@@ -229,27 +238,33 @@ def run(argv: list[str] | None = None) -> dict:
         projected = project(specs, run_options, config, lambda *args: build(*args)[0])
         print(format_projection(projected))
         return projected
-    staging = start_staging(output)
-    started = time.perf_counter()
-    if config.llm_batch_dir:
-        summary, result = build_in_batches(lambda pass_config: build(specs, staging, pass_config, progress),
-                                           config, batch_client(config), lambda: start_staging(output))
-    else:
-        summary, result = build(specs, staging, config, progress)
-    elapsed = time.perf_counter() - started
-    if run_options.price_tts:
-        summary["totals"]["tts_estimated_cost"] = round(
-            summary["totals"].get("tts_characters", 0) * run_options.price_tts / 1e6, 4)
-        write_json(FileSystems.join(staging, "summary.json"), summary)
-    write_text(FileSystems.join(staging, RECIPE), resolved_recipe(run_options, config))
-    print(format_summary(summary))
-    if "openai" in (config.llm, config.judge):
-        usage = llm_usage(result, run_options.price_in, run_options.price_out)
-        write_json(FileSystems.join(staging, "llm_usage.json"), usage)
-        print("llm: " + ", ".join(f"{name} {value:,}" for name, value in usage.items()))
-    publish(staging, output)
+    with output_lock(output):
+        staging = start_staging(output)
+        started = time.perf_counter()
+        if config.llm_batch_dir:
+            summary, result = build_in_batches(
+                lambda pass_config: build(specs, staging, pass_config, progress), config,
+                batch_client(config), lambda: start_staging(output))
+        else:
+            summary, result = build(specs, staging, config, progress)
+        elapsed = time.perf_counter() - started
+        if run_options.price_tts:
+            summary["totals"]["tts_estimated_cost"] = round(
+                summary["totals"].get("tts_characters", 0) * run_options.price_tts / 1e6, 4)
+            write_json(FileSystems.join(staging, "summary.json"), summary)
+        write_text(FileSystems.join(staging, RECIPE), resolved_recipe(run_options, config))
+        print(format_summary(summary))
+        if "openai" in (config.llm, config.judge):
+            usage = llm_usage(result, run_options.price_in, run_options.price_out)
+            write_json(FileSystems.join(staging, "llm_usage.json"), usage)
+            print("llm: " + ", ".join(f"{name} {value:,}" for name, value in usage.items()))
+        failure = service_failure(summary)
+        if failure and has_dataset(output) and not run_options.replace_on_failure:
+            failed = keep_failed(staging, output)
+            raise SystemExit(f"{failure}; is the service up? {output} is kept as it was; this run's rejects "
+                             f"are in {failed}/rejects (--replace_on_failure replaces the dataset anyway)")
+        publish(staging, output)
     print(f"wrote {output} in {elapsed:.1f} s")
-    failure = service_failure(summary)
     if failure:
         raise SystemExit(f"{failure}; is the service up? (the rejects are in {output}/rejects)")
     return summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import Field, asdict, dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +49,8 @@ def _at_least(low: float, kind: type = int) -> Callable[[str], object]:
             value = kind(text)
         except ValueError:
             raise ValueError(f"{text!r} is not a {kind.__name__}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{text} is not a finite number")
         if not value >= low:
             raise ValueError(f"{text} is below the smallest allowed value, {low}")
         return value
@@ -106,6 +109,9 @@ class RunOptions:
                           "sources' own (MIT for GSM8K and MATH), unknown for other files", "output")
     no_progress: bool = option(False, "do not print the progress line (local runners print one every 5 s)",
                                "output")
+    replace_on_failure: bool = option(False, "replace the dataset in --output even when no record came "
+                                      "through because a service failed (by default it is kept, and the "
+                                      "run's rejects go to OUTPUT.failed)", "output")
     cache_dir: str = option("", "where LLM replies are cached by content (local, gs://, s3://); default "
                             "OUTPUT/llm_cache, kept across runs so a rerun pays for no reply twice", "llm")
     no_cache: bool = option(False, "do not read or write the LLM reply cache", "llm")

@@ -17,7 +17,9 @@ the file the dataset stores (WAV, or FLAC when built with ``--audio_format flac`
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,14 @@ COLUMNS = ["id", "category", "question", "reasoning", "response", "answer", "tok
 
 def audio_suffix(data: bytes) -> str:
     return ".flac" if data[:4] == b"fLaC" else ".wav"
+
+
+def clip_name(row_id: str) -> str:
+    """A file name for a row's clips: its id where that is a plain name (ours are hex
+    hashes), else a hash of it, so an id such as ``../../x`` never becomes a path."""
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}", row_id):
+        return row_id
+    return "id-" + hashlib.sha256(row_id.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def _write_clip(folder: Path, name: str, clip: dict) -> Path:
@@ -72,8 +82,8 @@ def export_rows(dataset: str | Path, out: Path, fmt: str, split: str = "") -> It
         text = tokenizers[row["tokenizer"]].decode(row["interleaved_ids"])
         question = response = None
         if has_audio(row):
-            question = _write_clip(audio, f"{row['id']}-question", row["question_audio"])
-            response = _write_clip(audio, f"{row['id']}-response", row["response_audio"])
+            question = _write_clip(audio, f"{clip_name(row['id'])}-question", row["question_audio"])
+            response = _write_clip(audio, f"{clip_name(row['id'])}-response", row["response_audio"])
         if fmt == "swift":
             yield conversation(row, question and str(question.resolve()), text)
         elif fmt == "llamafactory":

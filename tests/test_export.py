@@ -101,3 +101,20 @@ def test_jsonl_export_has_texts_and_both_clips(small_dataset, rows, tmp_path, ca
 def test_export_of_a_folder_without_shards_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no data/"):
         main([str(tmp_path), str(tmp_path / "out"), "--format", "swift"])
+
+
+def test_a_row_id_never_becomes_a_path(small_dataset, tmp_path):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(shard_files(small_dataset)[0])
+    ids = table.column("id").to_pylist()
+    ids[0], ids[1] = "../../escaped", str(tmp_path / "absolute")
+    hostile = tmp_path / "hostile" / "data"
+    hostile.mkdir(parents=True)
+    pq.write_table(table.set_column(table.schema.get_field_index("id"), "id", [ids]),
+                   hostile / "train-00000-of-00001.parquet")
+    out = tmp_path / "deep" / "export"
+    export(hostile.parent, out, "llamafactory")
+    clips = sorted(p for p in tmp_path.rglob("*") if p.suffix in (".wav", ".flac"))
+    assert clips and all(p.parent == out / "audio" for p in clips)
+    assert len(clips) == 2 * table.num_rows

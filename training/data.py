@@ -113,6 +113,28 @@ class Example:
     response_audio: dict | None = None
     sentence_times: list[dict] = field(default_factory=list)
     sentence_of_token: list[int] = field(default_factory=list)
+    cycle: int = 0  # p + q where the target is the p:q layout, whose slots say each token's stream
+    p: int = 0      # response slots of a cycle
+    digits: list[int] | None = None  # digit_kinds, where measured (held-out rows)
+    question_ids: list[int] = field(default_factory=list)  # tokenizer ids of the question's text
+
+    def positions(self) -> list[int]:
+        """Rotary position of each input: its index up to the layout; within the p:q layout,
+        where the layout starts plus the token's index among its own slots (response or
+        reasoning), so each stream reads as contiguous as it does alone."""
+        out = list(range(min(self.first_target, len(self.ids)) if self.cycle else len(self.ids)))
+        seen = [0, 0]
+        for j in range(len(self.ids) - len(out)):
+            side = int(j % self.cycle >= self.p)
+            out.append(self.first_target + seen[side])
+            seen[side] += 1
+        return out
+
+    def next_slots(self) -> list[int]:
+        """For each input position, the slot (1 to ``cycle``) of the token it predicts; 0
+        outside the layout."""
+        return [1 + (t + 1 - self.first_target) % self.cycle if self.cycle and t + 1 >= self.first_target
+                else 0 for t in range(len(self.ids))]
 
 
 @dataclass(frozen=True)
@@ -159,13 +181,49 @@ def make_example(row: dict, task: Task, vocab: Vocab) -> Example:
     else:
         marker, target, labels = "<|answer|>", layout.ids, layout.streams
     prefix = vocab.encode(question) + [vocab.markers["<|question_end|>"], vocab.markers[marker]]
+    cycle = row["p"] + row["q"] if task.layout == "tis" and task.kind in ("speak", "talk") else 0
     example = Example(row["id"], audio, prefix + vocab.encode(target), [TEXT] * len(prefix) + list(labels),
-                      len(prefix))
+                      len(prefix), cycle=cycle, p=row["p"], question_ids=row["question_ids"])
     if task.kind == "talk":
         example.response_audio = row["response_audio"]
         example.sentence_times = row["response_sentence_times"]
         example.sentence_of_token = [i for i, piece in enumerate(response.pieces) for _ in piece]
     return example
+
+
+DIGIT_KINDS = ("operand", "result", "response_number")  # codes 1, 2, 3; 0: not a digit
+
+
+def digit_kinds(example: Example, vocab: Vocab, tokenizer) -> list[int]:
+    """For each position of an example, what its token is if it is a digit of a number:
+    1 a reasoning operand (the number is in the question), 2 a reasoning result (it is
+    not: the model computed it), 3 a number of the spoken response; else 0. Numbers are
+    runs of digit tokens within one stream, so a slot boundary inside a number is no break."""
+    ids = vocab.decode(example.ids[example.first_target:])
+    streams = example.labels[example.first_target:]
+    question_ids = example.question_ids
+    digit = {t: tokenizer.decode([t]).isdigit() for t in {*ids, *question_ids}}
+    kinds = [0] * len(example.ids)
+    asked = {text for text, _ in _numbers(question_ids, list(range(len(question_ids))), digit, tokenizer)}
+    for stream in (REASONING, RESPONSE):  # a worked solution's text (stage 2) is reasoning
+        positions = [i for i, s in enumerate(streams) if s == stream or (stream == REASONING and s == TEXT)]
+        for text, run in _numbers([ids[i] for i in positions], positions, digit, tokenizer):
+            kind = 3 if stream == RESPONSE else 1 if text in asked else 2
+            for i in run:
+                kinds[example.first_target + i] = kind
+    return kinds
+
+
+def _numbers(ids: list[int], positions: list[int], digit: dict[int, bool], tokenizer):
+    """(number text, its positions) for each maximal run of digit tokens."""
+    run: list[int] = []
+    for index, token in enumerate([*ids, None]):
+        if token is not None and digit[token]:
+            run.append(index)
+            continue
+        if run:
+            yield tokenizer.decode([ids[i] for i in run]), [positions[i] for i in run]
+            run = []
 
 
 @dataclass
@@ -179,6 +237,9 @@ class Batch:
     speaking: torch.Tensor | None = None     # (B, T) input is a response token (Talker)
     mel_targets: torch.Tensor | None = None  # (B, T, K, n_mels)
     truncated: int = 0
+    slots: torch.Tensor | None = None  # (B, T) the slot each input predicts (Example.next_slots)
+    digits: torch.Tensor | None = None  # (B, T) digit_kinds of each target, where measured
+    positions: torch.Tensor | None = None  # (B, T) rotary positions (Example.positions)
 
     def to(self, device: str) -> Batch:
         moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(self).items()}
@@ -215,6 +276,9 @@ def collate(examples: list[Example], weights: dict[str, float], block: int, mel:
     width = min(block, max(lengths))
     batch = len(examples)
     inputs = torch.zeros(batch, width, dtype=torch.long)
+    slot_ids = torch.zeros(batch, width, dtype=torch.long)
+    positions = torch.arange(width).repeat(batch, 1)
+    digits = torch.zeros(batch, width, dtype=torch.long) if examples[0].digits is not None else None
     targets = torch.full((batch, width), -100, dtype=torch.long)
     loss_weights = torch.zeros(batch, width)
     heard = torch.zeros(batch, width, dtype=torch.bool)
@@ -230,6 +294,10 @@ def collate(examples: list[Example], weights: dict[str, float], block: int, mel:
         truncated += keep < len(ids) - 1
         heard[b, :slot] = True
         inputs[b, slot:slot + keep] = ids[:keep]
+        slot_ids[b, slot:slot + keep] = torch.tensor(example.next_slots()[:keep], dtype=torch.long)
+        positions[b, slot:slot + keep] = slot + torch.tensor(example.positions()[:keep], dtype=torch.long)
+        if digits is not None:
+            digits[b, slot:slot + keep] = torch.tensor(example.digits[1:keep + 1], dtype=torch.long)
         predicted = torch.arange(1, keep + 1) >= example.first_target
         targets[b, slot:slot + keep] = torch.where(predicted, ids[1:keep + 1], -100)
         loss_weights[b, slot:slot + keep] = torch.where(predicted, weight_of[labels[1:keep + 1]], 0.0)
@@ -248,7 +316,8 @@ def collate(examples: list[Example], weights: dict[str, float], block: int, mel:
         frames = torch.tensor([0 if f is None else len(f) for f in features])
     else:
         stacked = frames = None
-    return Batch(inputs, targets, loss_weights, heard, stacked, frames, speaking, mel_targets, truncated)
+    return Batch(inputs, targets, loss_weights, heard, stacked, frames, speaking, mel_targets, truncated,
+                 slot_ids, digits, positions)
 
 
 class RowStream:

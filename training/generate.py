@@ -20,7 +20,7 @@ from pipeline.stages.interleave import REASONING, RESPONSE, demultiplex
 from pipeline.tokenizers import load_tokenizer
 from training.audio import MelConfig, resample, write_wav
 from training.data import Vocab
-from training.train import build_model, mel_config
+from training.train import build_model, load_checkpoint, mel_config
 
 
 @dataclass
@@ -39,12 +39,12 @@ class Speaker:
     def __init__(self, checkpoint: str | Path, device: str = "cpu") -> None:
         path = Path(checkpoint)
         file = path / "last.pt" if path.is_dir() else path
-        state = torch.load(file, map_location="cpu", weights_only=False)
+        state = load_checkpoint(file)
         self.recipe, self.device = state["recipe"], device
         self.vocab = Vocab.from_json(state["vocab"])
         self.tokenizer = load_tokenizer(state["tokenizer"])
         self.mel: MelConfig = mel_config(self.recipe)
-        self.model = build_model(self.recipe, self.vocab).to(device).eval()
+        self.model = build_model(self.recipe, self.vocab, state["p"] + state["q"]).to(device).eval()
         self.model.load_state_dict(state["model"])
         self.layout, self.p, self.q = self.recipe["layout"], state["p"], state["q"]
 
@@ -58,28 +58,55 @@ class Speaker:
         tail = self.model.thinker.embed(torch.tensor([markers], device=self.device))
         return torch.cat([heard, tail], dim=1)
 
+    def _barred(self) -> torch.Tensor:
+        """Ids greedy decoding never emits: the batch pad, the unknown id and the markers
+        (none is a token of the tokenizer, so none can stand in a stream)."""
+        barred = torch.zeros(len(self.vocab), dtype=torch.bool)
+        barred[list(self.vocab.markers.values())] = True
+        if not self.vocab.identity_size:
+            barred[[Vocab.PAD, Vocab.UNKNOWN]] = True
+        return barred.to(self.device)
+
     @torch.no_grad()
     def answer(self, question: str | None = None, audio: torch.Tensor | None = None,
-               max_tokens: int = 400) -> Generation:
-        """Greedy decoding until EOS (or ``max_tokens``), with the KV cache."""
+               max_tokens: int = 400, constrain_slots: bool = False) -> Generation:
+        """Greedy decoding until EOS (or ``max_tokens``), with the KV cache. With
+        ``constrain_slots`` (``tis``), a response slot cannot take the reasoning pad nor a
+        reasoning slot the response pad, so every pad lands in its own stream's slot."""
         special = self.tokenizer.special
-        eos = self.vocab.encode([special.eos])[0]
+        eos, response_pad, reasoning_pad = self.vocab.encode([special.eos, special.response_pad,
+                                                              special.reasoning_pad])
+        cycle = self.p + self.q
+        barred = self._barred()
+        by_slot = [barred.clone() for _ in range(cycle)]
+        if constrain_slots and self.layout == "tis":
+            for slot, bars in enumerate(by_slot):
+                bars[reasoning_pad if slot < self.p else response_pad] = True
+        slotted = bool(getattr(getattr(self.model.thinker, "config", None), "cycle", 0))
         prefix = self._prefix(question, audio)
-        hidden, logits, cache = self.model.thinker(prefix)
-        dense, states = [], list(hidden[0])
+        if slotted:  # the last prefix position predicts the layout's first slot
+            prefix[:, -1] += self.model.thinker.slots.weight[1]
+        start = prefix.shape[1]
+        hidden, logits, cache = self.model.thinker(prefix, positions=torch.arange(start)[None])
+        dense, states, seen = [], list(hidden[0]), [0, 0]
         for _ in range(max_tokens):
-            token = int(logits[0, -1].float().argmax())
+            scores = logits[0, -1].float().masked_fill(by_slot[len(dense) % cycle], -torch.inf)
+            token = int(scores.argmax())
+            side = int(len(dense) % cycle >= self.p)  # its position counts within its side
+            position = torch.tensor([[start + seen[side]]], device=self.device)
+            seen[side] += 1
             dense.append(token)
             if token == eos:
                 break
+            slot = torch.tensor([[1 + len(dense) % cycle]], device=self.device) if slotted else None
             hidden, logits, cache = self.model.thinker(
-                self.model.thinker.embed(torch.tensor([[token]], device=self.device)), cache=cache)
+                self.model.thinker.embed(torch.tensor([[token]], device=self.device), slot), cache=cache,
+                positions=position)
             states.append(hidden[0, -1])
-        ids = [(self.vocab.decode([t]) or [-1])[0] for t in dense]
+        ids = self.vocab.decode(dense)
         labels = demultiplex(ids, self.layout, self.p, self.q, special)
-        response = [t for t, s in zip(ids, labels, strict=True) if s == RESPONSE and t >= 0]
-        reasoning = [t for t, s in zip(ids, labels, strict=True) if s == REASONING and t >= 0]
-        start = prefix.shape[1]
+        response = [t for t, s in zip(ids, labels, strict=True) if s == RESPONSE]
+        reasoning = [t for t, s in zip(ids, labels, strict=True) if s == REASONING]
         speaking = [start + i for i, s in enumerate(labels[:len(states) - start]) if s == RESPONSE]
         if speaking:
             mask = torch.zeros(1, len(states), dtype=torch.bool, device=self.device)

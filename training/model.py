@@ -28,6 +28,8 @@ class ThinkerConfig:
     heads: int = 4
     width: int = 128
     rope_base: float = 10000.0
+    cycle: int = 0  # > 0: a learned embedding of the slot the next token fills (p + q slots)
+    stream_positions: bool = False  # rotary positions counted within each stream (Example.positions)
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,16 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
-def rotate(x: torch.Tensor, start: int, base: float) -> torch.Tensor:
-    """Rotary position embedding of (batch, heads, length, head_width) from position ``start``."""
+def rotate(x: torch.Tensor, start: int, base: float, positions: torch.Tensor | None = None) -> torch.Tensor:
+    """Rotary position embedding of (batch, heads, length, head_width) from position
+    ``start``, or at given (batch, length) ``positions``."""
     half = x.shape[-1] // 2
     frequencies = base ** (-torch.arange(half, device=x.device, dtype=torch.float32) / half)
-    positions = torch.arange(start, start + x.shape[2], device=x.device, dtype=torch.float32)
-    angles = positions[:, None] * frequencies
+    if positions is None:
+        positions = torch.arange(start, start + x.shape[2], device=x.device, dtype=torch.float32)
+    else:
+        positions = positions.to(torch.float32)[:, None]  # (batch, 1 for the heads, length)
+    angles = positions[..., None] * frequencies
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     first, second = x[..., :half], x[..., half:]
     return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
@@ -83,12 +89,13 @@ class Block(nn.Module):
         self.down = nn.Linear(hidden, width, bias=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-                cache: tuple[torch.Tensor, torch.Tensor] | None = None):
+                cache: tuple[torch.Tensor, torch.Tensor] | None = None,
+                positions: torch.Tensor | None = None):
         batch, length, width = x.shape
         q, k, v = (t.view(batch, length, self.heads, -1).transpose(1, 2)
                    for t in self.qkv(self.attention_norm(x)).split(width, dim=2))
         start = 0 if cache is None else cache[0].shape[2]
-        q, k = rotate(q, start, self.rope_base), rotate(k, start, self.rope_base)
+        q, k = rotate(q, start, self.rope_base, positions), rotate(k, start, self.rope_base, positions)
         if cache is not None:
             k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
         if mask is not None:
@@ -117,19 +124,27 @@ class Thinker(nn.Module):
         self.norm = RMSNorm(config.width)
         self.head = nn.Linear(config.width, config.vocab_size, bias=False)
         nn.init.normal_(self.tokens.weight, std=0.02)
+        if config.cycle:  # row 0 (outside the layout) stays zero; all start at zero, so a base is unchanged
+            self.slots = nn.Embedding(config.cycle + 1, config.width, padding_idx=0)
+            nn.init.zeros_(self.slots.weight)
 
-    def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.tokens(ids)
+    def embed(self, ids: torch.Tensor, slots: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings, plus the slot embedding where the model has one and slots are given."""
+        x = self.tokens(ids)
+        return x if slots is None or not self.config.cycle else x + self.slots(slots)
 
     def token_tables(self) -> list[nn.Parameter]:
         """The weights with one row per token (input embedding, output head)."""
         return [self.tokens.weight, self.head.weight]
 
-    def forward(self, embeds: torch.Tensor, mask: torch.Tensor | None = None, cache: Cache | None = None):
-        """(hidden states, logits, new cache) for (batch, length, width) embeddings."""
+    def forward(self, embeds: torch.Tensor, mask: torch.Tensor | None = None, cache: Cache | None = None,
+                positions: torch.Tensor | None = None):
+        """(hidden states, logits, new cache) for (batch, length, width) embeddings; the
+        rotary ``positions`` (batch, length) are used where the config asks for them."""
         x, new_cache = embeds, []
+        positions = positions if self.config.stream_positions else None
         for i, block in enumerate(self.blocks):
-            x, layer_cache = block(x, mask, None if cache is None else cache[i])
+            x, layer_cache = block(x, mask, None if cache is None else cache[i], positions)
             new_cache.append(layer_cache)
         hidden = self.norm(x)
         return hidden, self.head(hidden), new_cache
@@ -173,13 +188,14 @@ class HuggingFaceThinker(nn.Module):
         return any((Path(path) / name).exists() for name in
                    ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"))
 
-    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+    def embed(self, ids: torch.Tensor, slots: torch.Tensor | None = None) -> torch.Tensor:
         return self.model.get_input_embeddings()(ids)
 
     def token_tables(self) -> list[nn.Parameter]:
         return [self.model.get_input_embeddings().weight, self.model.get_output_embeddings().weight]
 
-    def forward(self, embeds: torch.Tensor, mask: torch.Tensor | None = None, cache: Cache | None = None):
+    def forward(self, embeds: torch.Tensor, mask: torch.Tensor | None = None, cache: Cache | None = None,
+                positions: torch.Tensor | None = None):
         from transformers import DynamicCache
 
         out = self.model(inputs_embeds=embeds, attention_mask=None if mask is None else mask.long(),

@@ -28,12 +28,15 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from pipeline.dataset.shards import read_rows, shard_files
+from pipeline.tokenizers import load_tokenizer
 from training.audio import MelConfig
 from training.data import (
+    DIGIT_KINDS,
     RowStream,
     Task,
     Vocab,
     collate,
+    digit_kinds,
     example_batches,
     prefetch,
 )
@@ -62,12 +65,15 @@ class Stage:
     phases: tuple[Phase, ...]
 
 
-def stages_for(layout: str) -> list[Stage]:
-    """The five stages, with what each trains (everything else is frozen)."""
+def stages_for(recipe: dict) -> list[Stage]:
+    """The five stages, with what each trains (everything else is frozen). Stage 2 hears
+    the question as audio or text by row (``mixed``), or as set by its ``question`` key."""
+    layout = recipe["layout"]
+    solve = recipe["stages"]["math_pretraining"].get("question", "mixed")
     return [
         Stage(1, "alignment", (Phase(Task("transcribe", "audio", layout), ("audio_encoder", "adapter")),
                                Phase(Task("speak", "text", layout), ("special_tokens",)))),
-        Stage(2, "math_pretraining", (Phase(Task("solve", "mixed", layout), ("thinker", "adapter")),)),
+        Stage(2, "math_pretraining", (Phase(Task("solve", solve, layout), ("thinker", "adapter")),)),
         Stage(3, "textual_tis", (Phase(Task("speak", "text", layout), ("thinker",)),)),
         Stage(4, "acoustic_tis", (Phase(Task("speak", "audio", layout), ("thinker", "adapter")),)),
         Stage(5, "talker", (Phase(Task("talk", "text", layout), ("talker",)),)),
@@ -113,10 +119,18 @@ def mel_config(recipe: dict) -> MelConfig:
     return MelConfig(audio["sample_rate"], audio["n_fft"], audio["hop"], audio["n_mels"])
 
 
-def build_model(recipe: dict, vocab: Vocab) -> SpeechModel:
+def build_model(recipe: dict, vocab: Vocab, cycle: int) -> SpeechModel:
+    """The model a recipe names; ``cycle`` (p + q) sizes the slot embedding of a ``tis``
+    Thinker when the recipe asks for one (``slot_embedding``; ``stream_positions`` too)."""
     audio, talker = recipe["audio"], recipe["talker"]
+    tis = recipe["layout"] == "tis"
+    slots = cycle if recipe.get("slot_embedding") and tis else 0
+    stream_positions = bool(recipe.get("stream_positions")) and tis
     if recipe["thinker"] == "scratch":
-        thinker = Thinker(ThinkerConfig(len(vocab), **recipe["model"]))
+        thinker = Thinker(ThinkerConfig(len(vocab), **recipe["model"], cycle=slots,
+                                        stream_positions=stream_positions))
+    elif slots or stream_positions:
+        raise ValueError("slot_embedding and stream_positions are for the scratch Thinker")
     elif recipe["thinker"].startswith("hf:"):
         thinker = HuggingFaceThinker(recipe["thinker"][3:], len(vocab), recipe["lora_rank"])
     else:
@@ -128,7 +142,7 @@ def build_model(recipe: dict, vocab: Vocab) -> SpeechModel:
 
 def embed(model: SpeechModel, batch) -> torch.Tensor:
     """Token embeddings, with the question's audio frames in the slots that hear it."""
-    x = model.thinker.embed(batch.inputs)
+    x = model.thinker.embed(batch.inputs, batch.slots)
     if batch.features is not None:
         audio, _ = model.hear(batch.features, batch.frames)
         placed = torch.zeros_like(x)
@@ -140,12 +154,17 @@ def embed(model: SpeechModel, batch) -> torch.Tensor:
 
 def batch_loss(model: SpeechModel, batch, talking: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, its weight): weighted next-token loss, or the Talker's L1 on mel frames."""
-    hidden, logits, _ = model.thinker(embed(model, batch))
+    hidden, logits, _ = model.thinker(embed(model, batch), positions=batch.positions)
     if talking:
         predicted = model.talker(hidden.detach(), batch.speaking)
         chosen = batch.speaking
         error = (predicted[chosen].float() - batch.mel_targets[chosen]).abs().mean(dim=(1, 2))
         return error.mean(), torch.tensor(float(chosen.sum()))
+    return token_loss(logits, batch)
+
+
+def token_loss(logits: torch.Tensor, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, its weight): the next-token loss weighted per target (``loss_weights``)."""
     losses = F.cross_entropy(logits.float().flatten(0, 1), batch.targets.flatten(), ignore_index=-100,
                              reduction="none")
     weight = batch.weights.flatten()
@@ -170,20 +189,31 @@ class Recipe:
         first = next(read_rows(self.files, ["tokenizer", "p", "q"]))
         self.tokenizer, self.p, self.q = first["tokenizer"], first["p"], first["q"]
         last = self.out / "last.pt"
-        state = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None
+        state = load_checkpoint(last) if last.exists() else None
+        fresh = state is None and recipe.get("init_from")
+        base = load_checkpoint(Path(recipe["init_from"])) if fresh else None
         if state is not None:
+            self._check_resume(state["recipe"])
             kept = {"device": recipe["device"], "threads": recipe["threads"]}
             self.recipe = recipe = {**state["recipe"], **kept}
             self.vocab = Vocab.from_json(state["vocab"])
+        elif base is not None:
+            if (base["tokenizer"], base["p"], base["q"]) != (self.tokenizer, self.p, self.q):
+                raise SystemExit(f"init_from {recipe['init_from']}: trained on {base['tokenizer']} "
+                                 f"{base['p']}:{base['q']}, this data is {self.tokenizer} {self.p}:{self.q}")
+            self.vocab = Vocab.from_json(base["vocab"])
         elif recipe["thinker"].startswith("hf:") and HuggingFaceThinker.has_weights(recipe["thinker"][3:]):
-            from pipeline.tokenizers import load_tokenizer
-
             self.vocab = Vocab([], identity_size=load_tokenizer(self.tokenizer).special.eos + 1)
         else:
             self.vocab = Vocab.scan(self.files)
         self.mel = mel_config(recipe)
-        self.model = build_model(recipe, self.vocab).to(self.device)
-        self.stages = [s for s in stages_for(recipe["layout"]) if s.number in self.stage_numbers]
+        self.model = build_model(recipe, self.vocab, self.p + self.q).to(self.device)
+        if base is not None:  # the base's weights; only a slot embedding it lacks starts new
+            missing, unexpected = self.model.load_state_dict(base["model"], strict=False)
+            if unexpected or any(not key.startswith("thinker.slots.") for key in missing):
+                raise SystemExit(f"init_from {recipe['init_from']}: another model shape "
+                                 f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        self.stages = [s for s in stages_for(recipe) if s.number in self.stage_numbers]
         present = set(pq.read_schema(self.files[0]).names)
         for stage in self.stages:
             missing = {c for phase in stage.phases for c in phase.task.needs} - present
@@ -202,6 +232,15 @@ class Recipe:
             self.optimizer_state = state["optimizer"]
             torch.set_rng_state(state["rng"])
         self._truncate_log()
+
+    def _check_resume(self, saved: dict) -> None:
+        """A resumed run keeps its saved recipe: refuse settings that would silently not apply."""
+        ignored = {"device", "threads"}
+        changed = [f"{key} {before!r} -> {after!r}" for key, before, after in _differences(saved, self.recipe)
+                   if key.split(".")[0] not in ignored]
+        if changed:
+            raise SystemExit(f"{self.out} holds a run with other settings ({'; '.join(changed)}): resume it "
+                             "with the same settings, or train into a new --out")
 
     def _truncate_log(self) -> None:
         """The loss log holds exactly the steps up to the checkpoint resumed from."""
@@ -248,25 +287,46 @@ class Recipe:
                        self.recipe["talker"]["frames_per_token"])
 
     @torch.no_grad()
-    def holdout_loss(self, stage: Stage) -> float | None:
-        """Mean loss over the whole held-out share, for each of the stage's tasks."""
+    def holdout_loss(self, stage: Stage) -> tuple[float | None, dict[str, float]]:
+        """Mean loss over the whole held-out share, for each of the stage's tasks, and the
+        teacher-forced accuracy of each kind of digit (``digit_kinds``) where the task
+        writes reasoning or a response: the figure that shows whether a model computes."""
         self.model.eval()
         data = self.recipe["data"]
         means = []
+        right, seen = torch.zeros(len(DIGIT_KINDS) + 1), torch.zeros(len(DIGIT_KINDS) + 1)
+        tokenizer = load_tokenizer(self.tokenizer)
         for phase in stage.phases:
             stream = RowStream(self.files, phase.task.needs, data["holdout"], True, self.recipe["seed"])
             total = weight = 0.0
+            measured = phase.task.kind in ("solve", "speak")
             for _, _, examples, _ in example_batches(stream, phase.task, self.vocab, data["batch_size"],
                                                      endless=False):
+                if measured:
+                    for example in examples:
+                        example.digits = digit_kinds(example, self.vocab, tokenizer)
+                batch = self._collate(examples).to(self.device)
                 with self._autocast():
-                    loss, w = batch_loss(self.model, self._collate(examples).to(self.device),
-                                         phase.task.kind == "talk")
+                    if measured:
+                        _, logits, _ = self.model.thinker(embed(self.model, batch),
+                                                          positions=batch.positions)
+                        loss, w = token_loss(logits, batch)
+                        hit = (logits.argmax(-1) == batch.targets).float().cpu()
+                        kinds = batch.digits.cpu()
+                        right.index_add_(0, kinds.flatten(), hit.flatten())
+                        seen.index_add_(0, kinds.flatten(), torch.ones(kinds.numel()))
+                    else:
+                        loss, w = batch_loss(self.model, batch, phase.task.kind == "talk")
                 total += loss.item() * float(w)
                 weight += float(w)
             if weight:
                 means.append(total / weight)
         self.model.train()
-        return round(sum(means) / len(means), 5) if means else None
+        digits = {name: round(float(right[i + 1] / seen[i + 1]), 4)
+                  for i, name in enumerate(DIGIT_KINDS) if seen[i + 1]}
+        if seen[1:].sum():
+            digits["all"] = round(float(right[1:].sum() / seen[1:].sum()), 4)
+        return (round(sum(means) / len(means), 5) if means else None), digits
 
     def run_phase(self, stage: Stage, index: int, steps: int, log) -> None:
         phase, data, lr = stage.phases[index], self.recipe["data"], self.recipe["stages"][stage.name]["lr"]
@@ -313,17 +373,21 @@ class Recipe:
                          "loss": round(loss.item(), 5)}
                 finished = position["step"] == steps
                 if position["step"] % self.recipe["eval_every"] == 0 or finished:
-                    entry["holdout_loss"] = self.holdout_loss(stage)
+                    entry["holdout_loss"], entry["holdout_digits"] = self.holdout_loss(stage)
                     held = entry["holdout_loss"]
                     if held is not None and held < self.best.get(stage.name, math.inf):
                         self.best[stage.name] = held
                         self.save_checkpoint(f"best-{stage.name}.pt")
+                    if self._plateaued(stage.name, entry["holdout_digits"].get("all")):
+                        entry["plateau"], finished = True, True
                 log.write(json.dumps(entry) + "\n")
                 log.flush()
                 bar.set_postfix(loss=entry["loss"])
                 bar.update(1)
                 if position["step"] % self.recipe["checkpoint_every"] == 0 or finished or self.stop_requested:
                     self.save_checkpoint()
+                if finished:
+                    break
                 if self.stop_requested:
                     print(f"stopped: checkpoint at step {position['global_step']} in {self.out / 'last.pt'}; "
                           "run the same command again to resume", file=sys.stderr)
@@ -331,6 +395,19 @@ class Recipe:
         finally:
             bar.close()
             batches.close()
+
+    def _plateaued(self, stage_name: str, digits: float | None) -> bool:
+        """Whether the held-out digit accuracy has not risen for ``plateau`` evaluations in a
+        row (never, with ``plateau: 0``): a stage trained that far has learned what it can."""
+        patience = self.recipe.get("plateau", 0)
+        if not patience or digits is None:
+            return False
+        key = f"{stage_name}/digits"
+        if digits > self.best.get(key, -1.0) + 1e-3:
+            self.best[key], self.position["stale"] = digits, 0
+        else:
+            self.position["stale"] = self.position.get("stale", 0) + 1
+        return self.position["stale"] >= patience
 
     # ---- the whole recipe ----------------------------------------------------------------
     def train(self) -> list[dict]:
@@ -342,13 +419,13 @@ class Recipe:
                     if stage.number in self.done:
                         continue
                     if self.position["stage"] != stage.number:
-                        self.position.update(stage=stage.number, phase=0, step=0, epoch=0, batch=0)
+                        self.position.update(stage=stage.number, phase=0, step=0, epoch=0, batch=0, stale=0)
                     steps = self.recipe["stages"][stage.name]["steps"]
                     shares = [steps // len(stage.phases) + (i < steps % len(stage.phases))
                               for i in range(len(stage.phases))]
                     for index in range(self.position["phase"], len(stage.phases)):
                         if index != self.position["phase"]:
-                            self.position.update(phase=index, step=0, epoch=0, batch=0)
+                            self.position.update(phase=index, step=0, epoch=0, batch=0, stale=0)
                         self.run_phase(stage, index, shares[index], log)
                         self.position.update(phase=index + 1, step=0, epoch=0, batch=0)
                     self.done.append(stage.number)
@@ -400,6 +477,34 @@ class Recipe:
         (self.out / "curves").mkdir(exist_ok=True)
         figure.savefig(self.out / "curves" / f"{stage_name}.png", dpi=100)
         pyplot.close(figure)
+
+
+def _differences(saved: dict, given: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted key, saved value, given value) for every leaf where two recipes differ (a key
+    the saved recipe predates is not a difference)."""
+    found = []
+    for key in sorted(saved, key=str):
+        before, after = saved[key], given.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            found += _differences(before, after, f"{prefix}{key}.")
+        elif before != after:
+            found.append((f"{prefix}{key}", before, after))
+    return found
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint's state, read as data only (``weights_only``: a pickle cannot run code);
+    a missing, truncated or foreign file is a one-line error naming it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SystemExit(f"{path}: no such checkpoint") from None
+    except Exception as error:  # torch raises several kinds for a broken or unsafe file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SystemExit(f"{path}: not a checkpoint this trainer wrote ({reason[:200]})") from None
+    if not isinstance(state, dict) or not {"model", "recipe", "vocab"} <= set(state):
+        raise SystemExit(f"{path}: not a checkpoint this trainer wrote (no model, recipe and vocab)")
+    return state
 
 
 def read_log(out: str | Path) -> list[dict]:

@@ -108,8 +108,8 @@ def line_parser_setup(config, fmt: str | SourceFormat) -> StageFunction:
                                       config.max_problem_chars, element["origin"])
 
 
-def generator_setup(config) -> StageFunction:
-    return lambda element: generated_record(config.seed, element["source_index"])
+def generator_setup(config, level: str) -> StageFunction:
+    return lambda element: generated_record(config.seed, element["source_index"], level)
 
 
 class ReadSource(beam.PTransform):
@@ -130,7 +130,8 @@ class ReadSource(beam.PTransform):
             starts = [(s, min(s + GENERATE_CHUNK, total)) for s in range(0, total, GENERATE_CHUNK)]
             raw = (pbegin | "Chunks" >> beam.Create(starts)
                    | "Generate" >> beam.FlatMapTuple(_generated))
-            parse = ApplyStage(Stage("source", "source", generator_setup), self._config)
+            parse = ApplyStage(Stage("source", "source", partial(generator_setup, level=spec.level)),
+                               self._config)
         else:
             if spec.hub:
                 raw = (pbegin | "Dataset" >> beam.Create([spec])

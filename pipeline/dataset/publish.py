@@ -11,12 +11,19 @@ was, and its staging folder is cleared by the next run.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import sys
+from contextlib import contextmanager
 
 from apache_beam.io.filesystems import FileSystems
 
 MANIFEST = "_manifest.json"
+FAILED_SUFFIX = ".failed"
+TOP_LEVEL_FILES = frozenset({"summary.json", "llm_usage.json", "README.md", "recipe.yaml"})
+OWNED_NAME = re.compile(r"(data|rejects)/[A-Za-z0-9_][A-Za-z0-9._-]*")
 STAGING_SUFFIX = ".partial"
 # What runs before manifests existed wrote; matched only inside the output folder.
 LEGACY_PATTERNS = ("data/train-*-of-*.parquet", "rejects/rejects-*-of-*.parquet",
@@ -40,12 +47,33 @@ def _files(root: str, depth: int = 2) -> list[str]:
     return sorted(set(found))
 
 
+def owned(name: str) -> bool:
+    """Whether a manifest entry names a file a run of ours writes: a plain file name in
+    ``data/`` or ``rejects/``, or one of the top-level files (never ``..``, a folder or an
+    absolute path: a manifest is read from a folder that may come from anyone)."""
+    return isinstance(name, str) and (name in TOP_LEVEL_FILES or OWNED_NAME.fullmatch(name) is not None)
+
+
 def previous_files(output: str) -> list[str]:
-    """The files the previous run wrote: its manifest, or the names older runs used."""
+    """The files the previous run wrote: its manifest, or the names older runs used. A
+    manifest that cannot be read, or entries that are no file of ours, are warned about
+    and left alone."""
     manifest = FileSystems.join(output, MANIFEST)
     if FileSystems.exists(manifest):
-        with FileSystems.open(manifest) as handle:
-            return json.loads(handle.read())["files"]
+        try:
+            with FileSystems.open(manifest) as handle:
+                files = json.loads(handle.read())["files"]
+            if not isinstance(files, list):
+                raise TypeError("files is not a list")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            print(f"warning: {manifest} is unreadable ({error}); the previous run's files are kept",
+                  file=sys.stderr)
+            return []
+        foreign = [name for name in files if not owned(name)]
+        if foreign:
+            print(f"warning: {manifest} names {len(foreign)} files that are not this dataset's "
+                  f"(e.g. {str(foreign[0])[:80]!r}); they are left alone", file=sys.stderr)
+        return [name for name in files if owned(name)]
     files = []
     for pattern in LEGACY_PATTERNS:
         matches = FileSystems.match([FileSystems.join(output, pattern)])[0].metadata_list
@@ -80,6 +108,49 @@ def publish(staging: str, output: str) -> list[str]:
         handle.write(json.dumps({"files": new}, indent=2).encode() + b"\n")
     FileSystems.delete([staging])
     return new
+
+
+def has_dataset(output: str) -> bool:
+    """Whether the output already holds a dataset of ours."""
+    return FileSystems.exists(FileSystems.join(output, MANIFEST)) or bool(previous_files(output))
+
+
+def keep_failed(staging: str, output: str) -> str:
+    """Set a failed run's files (its rejects, summary and card) aside beside the output,
+    where they replace an earlier failed run's, leaving the dataset as it was."""
+    failed = output.rstrip("/") + FAILED_SUFFIX
+    if FileSystems.exists(failed):
+        FileSystems.delete([failed])
+    FileSystems.rename([staging], [failed])
+    return failed
+
+
+@contextmanager
+def output_lock(output: str):
+    """Hold an advisory lock (``OUTPUT.lock``) for a whole run, so two runs never write one
+    local output; the system drops it when its process ends, so a killed run leaves none."""
+    if "://" in output:
+        yield
+        return
+    path = output.rstrip("/") + ".lock"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115  (held open for the whole run)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise SystemExit(f"--output {output}: another run ({holder}) is writing it; wait for it to end "
+                         "or choose another --output") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
 
 
 def check_writable(output: str, sources: list[str]) -> None:

@@ -9,7 +9,8 @@ A ``--source`` value is ``KIND:LOCATION[?OPTIONS]``:
 - ``math:hub:EleutherAI/hendrycks_math?config=algebra&split=train``: a dataset read
   with ``datasets.load_dataset`` (a local dataset folder works the same way);
 - options ``limit=N`` (the first N rows of each file) and ``weight=F`` (a seeded,
-  deterministic sample of that share of rows), e.g. ``gsm8k:train.jsonl?weight=0.5``.
+  deterministic sample of that share of rows), e.g. ``gsm8k:train.jsonl?weight=0.5``;
+  ``generate:3000?level=easy`` makes small-number problems (``pipeline.sources.generator``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from pipeline.sources.formats import FORMATS
+from pipeline.sources.generator import LEVELS
 
 GENERIC = "generic"
 EQUATION = "equation"  # a question and an arithmetic expression (SVAMP, MAWPS, ASDiv)
@@ -41,6 +43,7 @@ class SourceSpec:
     weight: float = 1.0
     config: str | None = None
     split: str = "train"
+    level: str = "standard"
 
     @property
     def name(self) -> str:
@@ -63,7 +66,7 @@ def parse_source(spec: str) -> SourceSpec:
     if kind not in KINDS:
         raise ValueError(f"unknown source kind {kind!r}; known: {', '.join(KINDS)}")
     options = dict(parse_qsl(query, strict_parsing=bool(query)))
-    unknown = set(options) - {"limit", "weight", "config", "split"}
+    unknown = set(options) - {"limit", "weight", "config", "split", "level"}
     if unknown:
         raise ValueError(f"unknown option {', '.join(sorted(unknown))} in source {spec!r}")
     try:
@@ -76,7 +79,12 @@ def parse_source(spec: str) -> SourceSpec:
     if kind == "generate":
         if not location.isdigit() or int(location) < 1:
             raise ValueError(f"generate:N needs a positive count, got {location!r}")
-        return SourceSpec("generate", count=int(location), limit=limit)
+        level = options.get("level", "standard")
+        if level not in LEVELS:
+            raise ValueError(f"unknown level {level!r} in {spec!r}; known: {', '.join(LEVELS)}")
+        return SourceSpec("generate", count=int(location), limit=limit, level=level)
+    if "level" in options:
+        raise ValueError(f"level is an option of generate:N only, in {spec!r}")
     return SourceSpec(kind, location, limit=limit, weight=weight, config=options.get("config"),
                       split=options.get("split", "train"))
 

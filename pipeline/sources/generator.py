@@ -1,7 +1,8 @@
 """The built-in problem generator: seeded arithmetic word problems of 2 to 5 steps.
 
 Thirteen templates, forty names, a dozen kinds of item and wide number ranges, so a
-model trained on a generated set cannot pass a generated test set by memorizing it.
+model trained on a generated set cannot pass a generated test set by memorizing it. The
+``easy`` level (``generate:N?level=easy``) keeps ten templates with small numbers.
 
 Each problem comes with a GSM8K-style solution (one line per step, ``<<a=b>>``
 calculator notes, ``#### answer``) so it flows through the same split rules as
@@ -61,10 +62,10 @@ class GeneratedProblem:
         return "\n".join(s.line() for s in self.steps) + f"\n#### {self.answer}"
 
 
-def _shopping(rng: random.Random, name: str) -> GeneratedProblem:
+def _shopping(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     (one, many), (one2, many2) = rng.sample(ITEMS, 2)
-    a, b = rng.randint(2, 12), rng.randint(2, 12)
-    price, price2 = rng.randint(1, 15), rng.randint(2, 20)
+    a, b = rng.randint(2, 5 if easy else 12), rng.randint(2, 5 if easy else 12)
+    price, price2 = rng.randint(1, 9 if easy else 15), rng.randint(2, 9 if easy else 20)
     first, second = a * price, b * price2
     total = first + second
     bill = next(x for x in (20, 50, 100, 200, 500) if x > total)
@@ -78,10 +79,12 @@ def _shopping(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _rates(rng: random.Random, name: str) -> GeneratedProblem:
+def _rates(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     unit = rng.choice(DISTANCES)
-    speed, hours = rng.randrange(30, 95, 5), rng.randint(2, 6)
-    speed2, hours2 = rng.randrange(20, 70, 5), rng.randint(1, 5)
+    speed = rng.randint(2, 9) if easy else rng.randrange(30, 95, 5)
+    hours = rng.randint(2, 6)
+    speed2 = rng.randint(2, 9) if easy else rng.randrange(20, 70, 5)
+    hours2 = rng.randint(1, 5)
     first, second = speed * hours, speed2 * hours2
     question = (f"{name} drives at {speed} {unit} per hour for {hours} hours, then at {speed2} "
                 f"{unit} per hour for {hours2} hours. How many {unit} does {name} drive in total?")
@@ -92,9 +95,10 @@ def _rates(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _sharing(rng: random.Random, name: str) -> GeneratedProblem:
+def _sharing(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     treat = rng.choice(TREATS)
-    friends, each, kept = rng.randint(3, 12), rng.randint(2, 15), rng.randint(2, 20)
+    friends, each = rng.randint(3, 5 if easy else 12), rng.randint(2, 9 if easy else 15)
+    kept = rng.randint(2, 9 if easy else 20)
     total = kept + friends * each
     rest = total - kept
     question = (f"{name} has {total} {treat}. {name} keeps {kept} of them and shares the rest "
@@ -105,8 +109,9 @@ def _sharing(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _ages(rng: random.Random, name: str) -> GeneratedProblem:
-    age, gap, factor, years = rng.randint(4, 12), rng.randint(2, 6), rng.randint(2, 3), rng.randint(3, 10)
+def _ages(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
+    age, gap = rng.randint(2 if easy else 4, 5 if easy else 12), rng.randint(2, 4 if easy else 6)
+    factor, years = rng.randint(2, 3), rng.randint(3, 9 if easy else 10)
     brother = age + gap
     mother = brother * factor
     question = (f"{name} is {age} years old. {name}'s brother is {gap} years older, and their "
@@ -119,7 +124,7 @@ def _ages(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _time(rng: random.Random, name: str) -> GeneratedProblem:
+def _time(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     while True:
         first, second, days = rng.randrange(15, 60, 5), rng.randrange(10, 50, 5), rng.randint(2, 12)
         if (first + second) * days % 60 == 0:
@@ -135,7 +140,7 @@ def _time(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _percentages(rng: random.Random, name: str) -> GeneratedProblem:
+def _percentages(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     discount = rng.choice((10, 20, 25, 50))
     price = rng.randrange(20, 200, 20)
     shipping = rng.randint(3, 15)
@@ -150,10 +155,10 @@ def _percentages(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _savings(rng: random.Random, name: str) -> GeneratedProblem:
-    weekly, weeks = rng.randint(3, 25), rng.randint(3, 12)
+def _savings(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
+    weekly, weeks = rng.randint(3, 9 if easy else 25), rng.randint(3, 9 if easy else 12)
     saved = weekly * weeks
-    spent, gift = rng.randint(2, saved - 1), rng.randint(5, 40)
+    spent, gift = rng.randint(2, saved - 1), rng.randint(5, 20 if easy else 40)
     (thing, _), = rng.sample(ITEMS, 1)
     question = (f"{name} saves ${weekly} every week for {weeks} weeks, then spends ${spent} on a "
                 f"{thing}. Later, {name}'s aunt gives {name} ${gift}. How much money does {name} "
@@ -167,9 +172,10 @@ def _savings(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _baking(rng: random.Random, name: str) -> GeneratedProblem:
+def _baking(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     treat = rng.choice(("muffins", "cookies", "cupcakes", "rolls"))
-    trays, each, box = rng.randint(2, 8), rng.randint(6, 15), rng.randint(3, 8)
+    trays, each = rng.randint(2, 5 if easy else 8), rng.randint(6, 9 if easy else 15)
+    box = rng.randint(3, 5 if easy else 8)
     baked = trays * each
     extra = box - baked % box + box * rng.randint(0, 2)
     total = baked + extra
@@ -183,8 +189,8 @@ def _baking(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _garden(rng: random.Random, name: str) -> GeneratedProblem:
-    rows, per_row = rng.randint(3, 15), rng.randint(4, 20)
+def _garden(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
+    rows, per_row = rng.randint(3, 9 if easy else 15), rng.randint(4, 9 if easy else 20)
     planted = rows * per_row
     failed = rng.randint(1, planted // 3)
     plant = rng.choice(("tomato", "pepper", "bean", "lettuce", "carrot"))
@@ -196,9 +202,10 @@ def _garden(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _tickets(rng: random.Random, name: str) -> GeneratedProblem:
-    adults, kids = rng.randint(2, 6), rng.randint(2, 8)
-    adult_price, kid_price = rng.randint(8, 30), rng.randint(3, 15)
+def _tickets(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
+    adults, kids = rng.randint(2, 4 if easy else 6), rng.randint(2, 4 if easy else 8)
+    adult_price = rng.randint(5 if easy else 8, 9 if easy else 30)
+    kid_price = rng.randint(3, 9 if easy else 15)
     people = adults + kids
     adult_cost, kid_cost = adults * adult_price, kids * kid_price
     tickets = adult_cost + kid_cost
@@ -216,11 +223,12 @@ def _tickets(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _reading(rng: random.Random, name: str) -> GeneratedProblem:
-    daily, days, weekend = rng.randint(8, 40), rng.randint(3, 9), rng.randint(10, 60)
+def _reading(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
+    daily, days = rng.randint(3 if easy else 8, 9 if easy else 40), rng.randint(3, 9)
+    weekend = rng.randint(10, 20 if easy else 60)
     weekdays = daily * days
     read = weekdays + weekend
-    pages = read + rng.randint(5, 150)
+    pages = read + rng.randint(5, 30 if easy else 150)
     question = (f"A book has {pages} pages. {name} reads {daily} pages a day for {days} days, "
                 f"then {weekend} pages over the weekend. How many pages does {name} have left "
                 f"to read?")
@@ -231,7 +239,7 @@ def _reading(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _factory(rng: random.Random, name: str) -> GeneratedProblem:
+def _factory(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     hourly, hours = rng.randint(10, 60), rng.randint(4, 10)
     days, crate = rng.randint(2, 6), rng.randint(4, 12)
     daily = hourly * hours
@@ -249,12 +257,13 @@ def _factory(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-def _collection(rng: random.Random, name: str) -> GeneratedProblem:
+def _collection(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     thing = rng.choice(("stamps", "shells", "cards", "beads", "coins", "buttons"))
-    start, packs, per_pack = rng.randint(10, 80), rng.randint(2, 9), rng.randint(3, 12)
+    start, packs = rng.randint(10, 20 if easy else 80), rng.randint(2, 5 if easy else 9)
+    per_pack = rng.randint(3, 9 if easy else 12)
     bought = packs * per_pack
     have = start + bought
-    friends = rng.randint(2, 6)
+    friends = rng.randint(2, 4 if easy else 6)
     each = rng.randint(2, min(8, (have - 1) // friends))
     given = friends * each
     question = (f"{name} has {start} {thing}. {name} buys {packs} packs of {per_pack} {thing}, then "
@@ -268,7 +277,7 @@ def _collection(rng: random.Random, name: str) -> GeneratedProblem:
     ))
 
 
-TEMPLATES: dict[str, Callable[[random.Random, str], GeneratedProblem]] = {
+TEMPLATES: dict[str, Callable[[random.Random, str, bool], GeneratedProblem]] = {
     "shopping": _shopping, "rates": _rates, "sharing": _sharing,
     "ages": _ages, "time": _time, "percentages": _percentages,
     "savings": _savings, "baking": _baking, "garden": _garden, "tickets": _tickets,
@@ -276,8 +285,17 @@ TEMPLATES: dict[str, Callable[[random.Random, str], GeneratedProblem]] = {
 }
 
 
-def generate_problem(seed: int, index: int) -> GeneratedProblem:
-    """Problem ``index`` of the set made with ``seed``; independent of every other index."""
-    rng = seeded_random("spoken-math", seed, index)
-    template = TEMPLATES[sorted(TEMPLATES)[index % len(TEMPLATES)]]
-    return template(rng, rng.choice(NAMES))
+# ``easy``: what a small model can learn on a CPU in minutes (the layout experiment): every
+# product has a one-digit factor and a one- or two-digit result, sums stay small, divisions
+# are exact by a one-digit number; the templates whose steps need more (minutes to hours,
+# percentages, a product of products) are left out. Still 2 to 5 chained steps.
+LEVELS = {"standard": tuple(sorted(TEMPLATES)),
+          "easy": tuple(sorted(set(TEMPLATES) - {"time", "percentages", "factory"}))}
+
+
+def generate_problem(seed: int, index: int, level: str = "standard") -> GeneratedProblem:
+    """Problem ``index`` of the set made with ``seed`` at a level; independent of every other index."""
+    rng = seeded_random("spoken-math", seed, index) if level == "standard" else \
+        seeded_random("spoken-math", level, seed, index)
+    names = LEVELS[level]
+    return TEMPLATES[names[index % len(names)]](rng, rng.choice(NAMES), level == "easy")

@@ -44,10 +44,11 @@ def writes_latex(record: dict) -> bool | None:
     return False if record["source"] in PLAIN_SOURCES else None
 
 
-def generated_record(seed: int, index: int) -> dict:
-    problem = generate_problem(seed, index)
+def generated_record(seed: int, index: int, level: str = "standard") -> dict:
+    problem = generate_problem(seed, index, level)
+    origin = f"generator:{seed}" if level == "standard" else f"generator:{level}:{seed}"
     return new_record("generated", "train", index, problem.question, problem.solution,
-                      str(problem.answer), {"type": problem.template, "origin": f"generator:{seed}"})
+                      str(problem.answer), {"type": problem.template, "origin": origin})
 
 
 def raw_text(raw: bytes) -> str:

@@ -89,3 +89,71 @@ def test_a_read_only_output_is_refused(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pipeline", "--output", str(out)],
                             capture_output=True, text=True)
     assert result.returncode != 0 and "not writable" in result.stderr
+
+
+HOSTILE = '{"files": ["../victim/x", "/ABS/y", "data/../../victim/x", "data/.."]}'
+
+
+@pytest.mark.parametrize("manifest", [HOSTILE, "", '{"files": [', '{"files": 3}', "[1, 2]"])
+def test_a_hostile_or_broken_manifest_deletes_nothing_outside_the_dataset(tmp_path, manifest):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "x").write_text("the user's")
+    (victim / "y").write_text("the user's")
+    out = tmp_path / "dataset"
+    run(["--source", "generate:4", "--output", str(out), "--no_progress"])
+    (out / "_manifest.json").write_text(manifest.replace("/ABS/y", str(victim / "y")))
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--source", "generate:4", "--output", str(out),
+                             "--no_progress"], capture_output=True, text=True)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "warning:" in result.stderr and "_manifest.json" in result.stderr
+    assert (victim / "x").read_text() == "the user's" and (victim / "y").read_text() == "the user's"
+    assert len(list((out / "data").glob("*.parquet"))) >= 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("service", ["refuses the key", "is down"])
+def test_a_run_that_failed_on_its_service_keeps_the_good_dataset(tmp_path, service):
+    from tests.fakes.openai_server import OpenAIServer
+
+    out = tmp_path / "dataset"
+    run(["--source", "generate:4", "--output", str(out), "--no_progress", "--tts", "none"])
+    before = _snapshot(out)
+    with OpenAIServer({"How": "http_401"}) as server:
+        base_url = server.base_url if service == "refuses the key" else f"http://127.0.0.1:{_free_port()}/v1"
+        result = subprocess.run([sys.executable, "-m", "pipeline", "--source", "generate:4", "--output",
+                                 str(out), "--no_progress", "--tts", "none", "--llm", "openai", "--base_url",
+                                 base_url, "--model", "m", "--llm_retries", "0", "--llm_timeout", "5"],
+                                capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "OPENAI_API_KEY": "k"})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert "kept as it was" in message and "--replace_on_failure" in message
+    assert _snapshot(out) == before
+    failed = Path(str(out) + ".failed")
+    assert list((failed / "rejects").glob("*.parquet")) and (failed / "summary.json").exists()
+
+
+def test_two_runs_on_one_output_the_second_is_refused(tmp_path):
+    out = tmp_path / "dataset"
+    first = subprocess.Popen([sys.executable, "-m", "pipeline", "--source", "generate:3000", "--output",
+                              str(out), "--no_progress"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        assert _wait_for(Path(str(out) + ".partial").exists, 120)
+        second = subprocess.run([sys.executable, "-m", "pipeline", "--source", "generate:2", "--output",
+                                 str(out), "--no_progress"], capture_output=True, text=True, timeout=120)
+        assert second.returncode != 0 and "another run" in second.stderr and "Traceback" not in second.stderr
+        assert second.stderr.strip().count("\n") == 0
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    run(["--source", "generate:2", "--output", str(out), "--no_progress", "--tts", "none"])  # no lock left
+    assert (out / "summary.json").exists()

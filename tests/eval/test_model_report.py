@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from eval.model_report import bootstrap, main
-from eval.stream_score import category, playback_stalls, score_stream
+from eval.stream_score import category, heard_times, playback_stalls, score_equations, score_stream
 from pipeline.dataset.shards import read_rows, shard_files
 from pipeline.stages.interleave import arrange, schedule, tokenize_stream
 from pipeline.text.answers import numeric
@@ -85,3 +85,31 @@ def test_eval_model_on_a_trained_checkpoint(small_dataset, tmp_path):
     assert set(report["format_errors"]) == {"pad_in_wrong_slot", "missing_eos", "tokens_after_eos",
                                             "missing_answer"}
     assert json.loads((tmp_path / "report" / "model_report.json").read_text())["checkpoints"][0]["items"] == 3
+
+
+def test_latency_is_measured_as_heard():
+    """A planted stream whose answer is heard at a known second: generation instant, speech
+    at 2 tokens a second, so the k-th response token starts at k / 2 s."""
+    tokenizer = load_tokenizer("qwen2.5")
+    special = tokenizer.special
+    row = {"question": "Ann has 3 pens and buys 4 more. How many pens does she have?", "answer": "7"}
+    reasoning = tokenize_stream(tokenizer, ["3+4 = 7."], "\n")
+    response = tokenize_stream(tokenizer, ["Okay, let me see.", "She has 7 pens."], " ")
+    layout = schedule(response.pieces, [0, 1], reasoning.pieces, 2, 8, special.response_pad,
+                      special.reasoning_pad, special.eos)
+    spoken = [t for piece in response.pieces for t in piece]
+    seven = spoken.index(tokenizer.encode("7")[0])
+    instant = score_stream(layout.ids, row, tokenizer, "tis", 2, 8, decode_rate=1e9, speaking_rate=2.0)
+    assert instant.correct
+    assert abs(instant.first_substantive_heard - seven / 2) < 1e-6
+    assert abs(instant.answer_heard - (seven + 1) / 2) < 1e-6
+    slow = score_stream(layout.ids, row, tokenizer, "tis", 2, 8, decode_rate=1.0, speaking_rate=1e9)
+    assert abs(slow.answer_heard - (layout.response_positions[seven] + 1)) < 1e-6
+    assert heard_times([0, 1, 50], decode_rate=10, speaking_rate=2) == [0.1, 0.6, 5.1]
+
+
+def test_equations_are_scored_for_copied_operands_and_right_results():
+    question = "Ann buys 4 pens at 3 dollars each and 2 pads at 5 dollars each."
+    assert score_equations("4*3 = 12. 2*5 = 10. 12+10 = 22.", question) == (3, 3, 3)
+    assert score_equations("4*7 = 28. 28+10 = 39.", question) == (2, 0, 1)
+    assert score_equations("no equations here", question) == (0, 0, 0)

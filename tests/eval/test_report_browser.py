@@ -71,3 +71,27 @@ def test_browser_page_in_headless_chromium(dataset_with_rejects, tmp_path):
         assert len(image.getcolors(1 << 20) or range(1 << 20)) > 50  # drawn, not a blank page
         assert browser.errors() == []
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_problem_text_cannot_break_out_of_the_page_data(tmp_path):
+    """``<!--<script>`` or ``</script>`` in a problem is data, never markup: every item renders."""
+    hostile = ["Tom has 3 <!--<script> apples and buys 4 more. How many apples?",
+               "Ann has 5 </script><script>alert(1)</script> pens and gives away 2. How many pens are left?"]
+    source = tmp_path / "hostile.jsonl"
+    source.write_text("\n".join(json.dumps({"question": q, "answer": f"It is so.\n#### {a}"})
+                                for q, a in zip(hostile, (7, 3), strict=True)) + "\n")
+    run(["--source", f"gsm8k:{source}", "--source", "generate:2", "--output", str(tmp_path / "out")])
+    main(["--data", str(tmp_path / "out"), "--out", str(tmp_path / "report")])
+    page = (tmp_path / "report" / "report.html").read_text()
+    data = page.split('<script type="application/json" id="data">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in data and ">" not in data
+    problems = [item.get("problem", "") for item in json.loads(data)]
+    assert any("<!--<script>" in p for p in problems) and any("</script>" in p for p in problems)
+    if not chromium_binary():
+        return
+    with Chromium(tmp_path / "profile") as browser:
+        browser.open((tmp_path / "report" / "report.html").as_uri())
+        assert browser.evaluate('document.querySelectorAll(".item").length') == 4
+        assert browser.evaluate("document.documentElement.textContent.includes('<!--<script>')")
+        assert browser.errors() == []
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)

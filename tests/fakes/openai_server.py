@@ -204,8 +204,8 @@ class OpenAIServer(ThreadingHTTPServer):
         """(HTTP status, assistant content) for a conversation."""
         fault = self.fault_of(messages)
         retried = len(messages) > 2
-        if fault == "http_500":
-            return 500, ""
+        if fault in ("http_500", "http_401"):
+            return int(fault[5:]), ""
         if fault == "invalid_json" or (fault == "invalid_json_once" and not retried):
             return 200, "Sure! Here is the JSON: {not json"
         if fault == "judge_drift" and "Spoken sentences:" in messages[1]["content"]:

@@ -136,7 +136,7 @@ def test_all_five_stages_train_and_save(trained):
         assert (trained / "curves" / f"{stage}.png").stat().st_size > 1000
     text = [e["loss"] for e in log if e["stage"] == "textual_tis"]
     assert sum(text[-3:]) < sum(text[:3])
-    state = torch.load(trained / "last.pt", weights_only=False)
+    state = torch.load(trained / "last.pt", weights_only=True)
     assert state["done"] == [1, 2, 3, 4, 5]
 
 
@@ -165,7 +165,7 @@ def test_sigterm_saves_a_checkpoint_and_stops(small_dataset, tmp_path):
     process.send_signal(signal.SIGTERM)
     _, errors = process.communicate(timeout=120)
     assert process.returncode == 143 and "resume" in errors
-    state = torch.load(out / "last.pt", weights_only=False)
+    state = torch.load(out / "last.pt", weights_only=True)
     assert state["position"]["global_step"] == read_log(out)[-1]["step"]
 
 
@@ -208,3 +208,112 @@ def test_the_baseline_layouts_train_and_generate(small_dataset, tmp_path, layout
                            str(tmp_path / "r.wav"), "--max_tokens", "30"])
     if layout == "direct":
         assert REASONING not in generation.labels
+
+
+def test_a_base_is_fine_tuned_per_layout_with_a_slot_embedding(small_dataset, tmp_path):
+    base = tmp_path / "base"
+    train(small_dataset, base, "--stages", "2", "--layout", "tbs", "stages.math_pretraining.question=text")
+    solved = read_log(base)
+    assert [e["stage"] for e in solved] == ["math_pretraining"] * 4
+    assert "operand" in solved[-1]["holdout_digits"] and "result" in solved[-1]["holdout_digits"]
+    state = torch.load(base / "stage2-math_pretraining.pt", weights_only=True)
+    tuned = tmp_path / "tis"
+    train(small_dataset, tuned, "--stages", "3", f"init_from={base / 'stage2-math_pretraining.pt'}",
+          "slot_embedding=true")
+    after = torch.load(tuned / "last.pt", weights_only=True)
+    assert after["vocab"] == state["vocab"] and "thinker.slots.weight" in after["model"]
+    assert not torch.equal(after["model"]["thinker.slots.weight"][1:], torch.zeros_like(
+        after["model"]["thinker.slots.weight"][1:]))
+    assert "response_number" in read_log(tuned)[-1]["holdout_digits"]
+    generation = generate([str(tuned), "--question", "How much is two and three?", "--wav",
+                           str(tmp_path / "r.wav"), "--max_tokens", "30"])
+    assert -1 not in generation.ids
+
+
+def test_a_stage_ends_at_its_plateau(small_dataset, tmp_path):
+    out = tmp_path / "plateau"
+    train(small_dataset, out, "--stages", "3", "stages.textual_tis.steps=40", "eval_every=1", "plateau=1",
+          "stages.textual_tis.lr=0.0")
+    log = read_log(out)
+    assert len(log) < 40 and log[-1].get("plateau") is True
+    assert (out / "stage3-textual_tis.pt").exists()
+
+
+def test_a_resume_with_other_settings_is_refused(small_dataset, tmp_path):
+    out = tmp_path / "resumed"
+    train(small_dataset, out, "--stages", "3")
+    again = train(small_dataset, out, "--stages", "3", "stages.textual_tis.steps=20", check=False)
+    assert again.returncode != 0 and "stages.textual_tis.steps 12 -> 20" in again.stderr
+    assert again.stderr.count("\n") == 1
+
+
+def test_a_checkpoint_is_read_as_data_never_run(small_dataset, tmp_path):
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    out = tmp_path / "hostile"
+    out.mkdir()
+    with (out / "last.pt").open("wb") as handle:
+        pickle.dump({"model": Payload()}, handle)
+    for command in (["-m", "training", "--data", str(small_dataset), "--out", str(out), *TINY],
+                    ["-m", "training", "generate", str(out), "--question", "Two and two?"],
+                    ["-m", "eval", "model", str(out), "--data", str(small_dataset), "--limit", "1"]):
+        result = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode != 0 and "not a checkpoint this trainer wrote" in result.stderr
+        assert "Traceback" not in result.stderr
+    (out / "last.pt").write_bytes(b"PK\x03\x04 truncated")
+    result = subprocess.run([sys.executable, "-m", "training", "generate", str(out), "--question", "Hi?"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "not a checkpoint this trainer wrote" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_digits_are_told_apart_by_kind(small_dataset):
+    from training.data import digit_kinds
+
+    tokenizer = load_tokenizer("qwen2.5")
+    vocab = Vocab.scan(shard_files(small_dataset))
+    row = rows(small_dataset, 1)[0]
+    for layout in LAYOUTS:
+        example = make_example(row, Task("speak", "text", layout), vocab)
+        kinds = digit_kinds(example, vocab, tokenizer)
+        target = vocab.decode(example.ids[example.first_target:])
+        found = {}
+        for token, kind in zip(target, kinds[example.first_target:], strict=True):
+            found.setdefault(kind, []).append(tokenizer.decode([token]))
+        assert all(text.isdigit() for kind, texts in found.items() if kind for text in texts)
+        assert 3 in found and (1 in found or 2 in found) == (layout != "direct")
+        assert not any(kinds[:example.first_target])
+
+
+@pytest.mark.parametrize("options", [["slot_embedding=true", "stream_positions=true"], []])
+def test_greedy_decoding_is_what_teacher_forcing_predicts(small_dataset, tmp_path, options):
+    """Step-by-step decoding (KV cache, slot embedding, stream positions) sees what training
+    sees: each generated token is the argmax of the model run over the whole sequence."""
+    from training.generate import Speaker
+    from training.train import embed
+
+    out = tmp_path / "tis"
+    train(small_dataset, out, "--stages", "3", *options)
+    speaker = Speaker(out)
+    row = rows(small_dataset, 1)[0]
+    generation = speaker.answer(question=speaker.tokenizer.decode(row["question_ids"]), max_tokens=60)
+    dense = speaker.vocab.encode(generation.ids)
+    markers = [speaker.vocab.markers["<|question_end|>"], speaker.vocab.markers["<|answer|>"]]
+    prefix = speaker.vocab.encode(speaker.tokenizer.encode(speaker.tokenizer.decode(row["question_ids"])))
+    prefix += markers
+    example = make_example(row, Task("speak", "text"), speaker.vocab)
+    example.ids, example.labels = prefix + dense, [TEXT] * len(prefix) + generation.labels
+    recipe = load_recipe(RECIPES / "small.yaml", [])
+    from training.train import mel_config
+
+    batch = collate([example], recipe["loss_weights"], 512, mel_config(recipe), 4)
+    with torch.no_grad():
+        _, logits, _ = speaker.model.thinker(embed(speaker.model, batch), positions=batch.positions)
+    predicted = logits[0, len(prefix) - 1:len(prefix) - 1 + len(dense)]
+    scores = predicted.masked_fill(speaker._barred(), -torch.inf)
+    assert scores.argmax(-1).tolist() == dense
