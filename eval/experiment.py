@@ -65,23 +65,37 @@ class Arm:
     constrain_slots: bool = False
     tried: str = ""  # what this row tries, for the report
     checkpoint_of: str = ""  # another row whose checkpoints this one only decodes otherwise
+    variant: bool = False  # trained with the first --variant_seeds seeds only (a tried option, an ablation)
+    after_arm: str = ""  # fine-tuned from this row's checkpoint instead of the base (a curriculum)
 
 
-def default_arms() -> list[Arm]:
-    return [
-        Arm("tis", "tis", ("slot_embedding=true",), constrain_slots=True),
-        Arm("tbs", "tbs"),
-        Arm("direct", "direct"),
-        Arm("tis, free decoding", "tis", checkpoint_of="tis",
-            tried="the tis checkpoints decoded without the slot constraint (format errors with and "
-                  "without it)"),
-        Arm("tis, no slot embedding", "tis", constrain_slots=True,
-            tried="the same fine-tuning without the per-slot stream embedding"),
-        Arm("tis from scratch", "tis", ("slot_embedding=true",), from_base=False, constrain_slots=True,
-            tried="ablation: no base, stage 3 only"),
-        Arm("tbs from scratch", "tbs", from_base=False, tried="ablation: no base, stage 3 only"),
-        Arm("direct from scratch", "direct", from_base=False, tried="ablation: no base, stage 3 only"),
-    ]
+ARMS = [
+    Arm("tis", "tis", ("slot_embedding=true",), constrain_slots=True, after_arm="tbs",
+        tried="fine-tuned from the tbs checkpoint of its seed (a tbs->tis curriculum, at most "
+              "--curriculum_steps more steps)"),
+    Arm("tbs", "tbs"),
+    Arm("direct", "direct"),
+    Arm("tis, free decoding", "tis", checkpoint_of="tis",
+        tried="the tis checkpoints decoded without the slot constraint (format errors with and without it)"),
+    Arm("tis from the base", "tis", ("slot_embedding=true",), constrain_slots=True, variant=True,
+        tried="fine-tuned from the base like tbs and direct, with the same step limit (no curriculum)"),
+    Arm("tis from scratch", "tis", ("slot_embedding=true",), from_base=False, constrain_slots=True,
+        variant=True, tried="ablation: no base, stage 3 only"),
+    Arm("tbs from scratch", "tbs", from_base=False, variant=True, tried="ablation: no base, stage 3 only"),
+    Arm("direct from scratch", "direct", from_base=False, variant=True,
+        tried="ablation: no base, stage 3 only"),
+]
+# Rows tried and not kept, run on request (--rows): each a recipe key.
+OPTIONAL_ARMS = [
+    Arm("tis from the base, no slot embedding", "tis", constrain_slots=True, variant=True,
+        tried="fine-tuned from the base without the per-slot stream embedding (`slot_embedding`)"),
+    Arm("tis, stream positions", "tis", ("slot_embedding=true", "stream_positions=true"),
+        constrain_slots=True, variant=True,
+        tried="rotary positions counted within each stream (`stream_positions`)"),
+    Arm("tis, pads weighted 0.1", "tis", ("slot_embedding=true", "loss_weights.response_pad=0.1",
+                                          "loss_weights.reasoning_pad=0.1"), constrain_slots=True,
+        variant=True, tried="pad targets weighted 0.1 instead of 0.5 (`loss_weights`)"),
+]
 
 
 def run_jobs(jobs: list[Job], parallel: int, logs: Path) -> int:
@@ -169,12 +183,13 @@ def plan(out: Path, args) -> tuple[list[Job], dict[str, list[Path]]]:
     jobs += bases.values()
     runs: dict[str, list[Path]] = {arm.name: [] for arm in args.arms}
     trained: dict[tuple[str, int], Job] = {}
-    for arm in sorted(args.arms, key=lambda arm: bool(arm.checkpoint_of)):
-        seeds = args.seeds if arm.from_base else args.seeds[:args.scratch_seeds]
+    for arm in sorted(args.arms, key=lambda arm: (bool(arm.checkpoint_of), bool(arm.after_arm))):
+        seeds = args.seeds[:args.variant_seeds] if arm.variant else args.seeds
         for seed in seeds:
             folder = out / "runs" / f"{slug(arm.name)}-seed{seed}"
             evaluate = ["--data", str(test), "--holdout", "1", "--unseen_in", str(train),
-                        "--decode_rate", str(args.decode_rate), "--threads", "1", "--out", str(folder)]
+                        "--decode_rate", str(args.decode_rate), "--threads", "1", "--device", args.device,
+                        "--out", str(folder)]
             if args.speaking_rate:
                 evaluate += ["--speaking_rate", str(args.speaking_rate)]
             if arm.constrain_slots:
@@ -187,12 +202,17 @@ def plan(out: Path, args) -> tuple[list[Job], dict[str, list[Path]]]:
                                 [[python, "-m", "eval", "model", str(checkpoint), *evaluate]],
                                 {"of": source.settings, "evaluate": evaluate[:-2]}, [source.name]))
                 continue
-            steps = args.steps * (args.tis_steps_factor if arm.layout == "tis" else 1)
+            steps = args.curriculum_steps if arm.after_arm else args.steps
             train_args = [*common, "--out", str(folder / "train"), "--stages", "3", "--layout", arm.layout,
-                          "--seed", str(seed), f"stages.textual_tis.steps={int(steps)}", *arm.overrides]
+                          "--seed", str(seed), f"stages.textual_tis.steps={steps}", *arm.overrides]
             after = ["train-data", "test-data"]
             base_settings = None
-            if arm.from_base:
+            if arm.after_arm:
+                source = trained[(arm.after_arm, seed)]
+                train_args.append(f"init_from={source.folder / 'train' / 'stage3-textual_tis.pt'}")
+                after.append(source.name)
+                base_settings = source.settings
+            elif arm.from_base:
                 base = bases[seed]
                 train_args.append(f"init_from={base.folder / 'stage2-math_pretraining.pt'}")
                 after.append(base.name)
@@ -212,11 +232,6 @@ def steps_trained(folder: Path) -> int:
     report = json.loads((folder / "model_report.json").read_text())["checkpoints"][0]
     log = read_log(Path(report["checkpoint"]).parent)
     return log[-1]["step"] if log else 0
-
-
-def final_digits(folder: Path) -> dict:
-    held = [entry for entry in read_log(folder) if entry.get("holdout_digits")]
-    return held[-1]["holdout_digits"] if held else {}
 
 
 def check_claims(layouts: dict[str, dict]) -> list[dict]:
@@ -305,15 +320,17 @@ def write_report(out: Path, layouts: dict[str, dict], claims: list[dict], setup:
              f"worked solutions (stage 2, at most {setup['base_steps']} steps, until its held-out digit "
              f"accuracy plateaus: {setup['base_steps_trained']} steps), then each layout fine-tuned from it "
              "(stage 3, at most "
-             f"{setup['steps']} steps, `tis` {setup['tis_steps']}, until a plateau); seeds "
-             f"{', '.join(map(str, setup['seeds']))}. Greedy decoding. Latency as heard: "
+             f"{setup['steps']} steps, until its own plateau); the `tis` row continues from the `tbs` "
+             f"checkpoint of its seed for at most {setup['curriculum_steps']} steps; seeds "
+             f"{', '.join(map(str, setup['seeds']))} (rows of tried options and the ablation: "
+             f"{', '.join(map(str, setup['variant_seeds']))}). Greedy decoding. Latency as heard: "
              f"{setup['decode_rate']:g} tokens/s decoding, speech at the test set's rate of "
              f"{setup['speaking_rate']:g} response tokens/s.", "",
              f"Command: `{setup['command']}` ({setup['seconds'] / 60:.0f} minutes on {os.cpu_count()} cores"
              + (f"; {setup['reused']} of {setup['jobs']} jobs reused" if setup["reused"] else "") + ").", "",
              "| row | seeds | steps | accuracy [95%] | multi-step accuracy [95%] | first substantive word "
-             "heard [95%] | answer heard [95%] | held-out digits (operand / result / response) | equations: "
-             "operands copied / results right | format errors | drift |",
+             "heard [95%] | answer heard [95%] | teacher-forced digits (operand / result / response) | "
+             "equations: operands copied / results right | format errors | drift |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, line in layouts.items():
         low, high = line["accuracy_95"]
@@ -352,37 +369,39 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--train_items", type=int, default=3000)
     ap.add_argument("--test_items", type=int, default=200)
     ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--scratch_seeds", type=int, default=1,
-                    help="how many of the seeds the ablation rows use")
+    ap.add_argument("--variant_seeds", type=int, default=1,
+                    help="how many of the seeds the rows of tried options and the ablation use")
     ap.add_argument("--base_steps", type=int, default=1500, help="most steps of the base (stage 2)")
-    ap.add_argument("--steps", type=int, default=600, help="most steps of a layout's fine-tuning (stage 3)")
-    ap.add_argument("--tis_steps_factor", type=float, default=1.5,
-                    help="tis sequences are longer and a third of their targets are pads: its step limit is "
-                         "this times --steps")
-    ap.add_argument("--plateau", type=int, default=3,
+    ap.add_argument("--steps", type=int, default=1800,
+                    help="most steps of a layout's fine-tuning (stage 3), the same for every layout")
+    ap.add_argument("--curriculum_steps", type=int, default=900,
+                    help="most steps of tis fine-tuning after tbs (the tis row's curriculum)")
+    ap.add_argument("--plateau", type=int, default=6,
                     help="a stage ends once its held-out digit accuracy has not risen for this many "
                          "evaluations")
     ap.add_argument("--eval_every", type=int, default=50)
     ap.add_argument("--holdout", type=float, default=0.03,
                     help="share of the train set held out for plateaus")
-    ap.add_argument("--rows", help="comma-separated row names to run (default: every row)")
+    ap.add_argument("--rows", help="the rows to run, by name, separated by ';' (default: every row but "
+                                   "the optional ones: " + "; ".join(arm.name for arm in OPTIONAL_ARMS) + ")")
     ap.add_argument("--set", action="append", default=[], metavar="key=value",
                     help="a recipe override for every training run (repeatable)")
     ap.add_argument("--decode_rate", type=float, default=50.0)
     ap.add_argument("--speaking_rate", type=float,
                     help="response tokens spoken a second (default: the test set's audio)")
-    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto, for training")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda, for training and decoding")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (one thread each)")
     args = ap.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
-    arms = default_arms()
+    arms = ARMS
     if args.rows:
-        chosen = [name.strip() for name in args.rows.split(",")]
-        unknown = set(chosen) - {arm.name for arm in arms}
+        every = ARMS + OPTIONAL_ARMS
+        chosen = [name.strip() for name in args.rows.split(";")]
+        unknown = set(chosen) - {arm.name for arm in every}
         if unknown:
-            ap.error(f"unknown rows {sorted(unknown)}; rows: {', '.join(arm.name for arm in arms)}")
-        needed = {arm.checkpoint_of for arm in arms if arm.name in chosen}
-        arms = [arm for arm in arms if arm.name in chosen or arm.name in needed]
+            ap.error(f"unknown rows {sorted(unknown)}; rows: {'; '.join(arm.name for arm in every)}")
+        needed = {arm.checkpoint_of or arm.after_arm for arm in every if arm.name in chosen}
+        arms = [arm for arm in every if arm.name in chosen or arm.name in needed]
     args.arms = arms
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -395,10 +414,14 @@ def main(argv: list[str] | None = None) -> dict:
             report = json.loads((folder / "model_report.json").read_text())["checkpoints"][0]
             reports.append(report | {"layout": name})
         steps[name] = [steps_trained(folder) for folder in folders]
-        finals = [final_digits(Path(json.loads((folder / "model_report.json").read_text())
-                                    ["checkpoints"][0]["checkpoint"]).parent) for folder in folders]
-        digits[name] = {kind: sum(f.get(kind, 0) for f in finals) / len(finals) for kind in
-                        ("operand", "result", "response_number") if any(kind in f for f in finals)}
+        finals = [json.loads((folder / "model_report.json").read_text())["checkpoints"][0]["digits"]
+                  for folder in folders]
+        digits[name] = {kind: sum(f[kind] for f in finals) / len(finals) for kind in
+                        ("operand", "result", "response_number") if all(kind in f for f in finals)}
+    for arm in arms:  # a curriculum's steps: those of the row it continues, then its own
+        if arm.after_arm:
+            steps[arm.name] = [f"{before} + {own}" for before, own in
+                               zip(steps[arm.after_arm], steps[arm.name], strict=False)]
     order = list(runs)
     summary = summarize_layouts(reports)
     summary = {name: summary[name] | {"steps": steps[name], "digits": digits[name]} for name in order}
@@ -409,7 +432,8 @@ def main(argv: list[str] | None = None) -> dict:
              "seconds": round(time.perf_counter() - started),
              "reused": reused, "jobs": len(jobs), "base_steps": args.base_steps,
              "base_steps_trained": [read_log(out / "bases" / f"seed{s}")[-1]["step"] for s in args.seeds],
-             "steps": args.steps, "tis_steps": int(args.steps * args.tis_steps_factor), "seeds": args.seeds,
+             "steps": args.steps, "curriculum_steps": args.curriculum_steps, "seeds": args.seeds,
+             "variant_seeds": args.seeds[:args.variant_seeds],
              "decode_rate": args.decode_rate, "speaking_rate": speaking_rate,
              "command": "python -m eval experiment " + " ".join(argv if argv is not None else sys.argv[2:])}
     plot(summary, out / "accuracy_vs_latency.png")

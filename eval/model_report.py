@@ -21,10 +21,12 @@ import torch
 from eval.stream_score import FORMAT_ERRORS, category, score_stream
 from pipeline.dataset.shards import read_rows, shard_files
 from pipeline.stages.interleave import RESPONSE
-from training.data import is_holdout
+from training.data import DIGIT_KINDS, Task, collate, digit_kinds, is_holdout, make_example
 from training.generate import Speaker
+from training.train import digit_accuracy, digit_counts, embed
 
-COLUMNS = ["id", "source", "metadata", "question", "problem", "answer", "reasoning", "response"]
+COLUMNS = ["id", "source", "metadata", "question", "problem", "answer", "reasoning", "response",
+           "question_ids", "tokenizer", "p", "q"]
 
 
 def bootstrap(values: list[bool], seed: int = 0, rounds: int = 1000) -> tuple[float, float]:
@@ -74,9 +76,26 @@ def mean_95(runs: list[list[float]]) -> dict:
             "items": len(pooled)}
 
 
+@torch.no_grad()
+def teacher_forced_digits(speaker: Speaker, rows: list[dict], batch_size: int = 16) -> dict[str, float]:
+    """Digit accuracy by kind (operands, results, response numbers) when the model is given
+    each row's own stream and predicts every next token: whether it copies and computes."""
+    recipe, task = speaker.recipe, Task("speak", "text", speaker.layout)
+    right, seen = torch.zeros(len(DIGIT_KINDS) + 1), torch.zeros(len(DIGIT_KINDS) + 1)
+    for start in range(0, len(rows), batch_size):
+        examples = [make_example(row, task, speaker.vocab) for row in rows[start:start + batch_size]]
+        for example in examples:
+            example.digits = digit_kinds(example, speaker.vocab, speaker.tokenizer)
+        batch = collate(examples, recipe["loss_weights"], recipe["data"]["block"], speaker.mel,
+                        recipe["talker"]["frames_per_token"]).to(speaker.device)
+        _, logits, _ = speaker.model.thinker(embed(speaker.model, batch), positions=batch.positions)
+        right, seen = digit_counts(logits, batch, right, seen)
+    return digit_accuracy(right, seen)
+
+
 def evaluate(checkpoint: str, rows: list[dict], decode_rate: float, speaking_rate: float,
-             max_tokens: int, constrain_slots: bool = False) -> dict:
-    speaker = Speaker(checkpoint)
+             max_tokens: int, constrain_slots: bool = False, device: str = "cpu") -> dict:
+    speaker = Speaker(checkpoint, device)
     scores, kinds, lengths = [], [], []
     for row in rows:
         generation = speaker.answer(question=row["question"], max_tokens=max_tokens,
@@ -112,6 +131,7 @@ def evaluate(checkpoint: str, rows: list[dict], decode_rate: float, speaking_rat
         "first_substantive_tokens": median([s.first_substantive for s in scores]),
         "answer_tokens": median([s.answer_at for s in scores]),
         "answer_seconds": seconds(median([s.answer_at for s in scores])),
+        "digits": teacher_forced_digits(speaker, rows),
         "first_substantive_heard": mean_95([[s.first_substantive_heard for s in scores
                                              if s.first_substantive_heard is not None]]),
         "answer_heard": mean_95([[s.answer_heard for s in scores if s.answer_heard is not None]]),
@@ -206,6 +226,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                          "response pad")
     ap.add_argument("--max_tokens", type=int, default=400)
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda, for decoding")
     ap.add_argument("--out", help="write model_report.json here")
     args = ap.parse_args(argv)
     if args.threads:
@@ -217,7 +238,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = rows[:args.limit] if args.limit else rows
     speaking_rate = args.speaking_rate or speaking_rate_of(args.data) or 3.0
     reports = [evaluate(checkpoint, rows, args.decode_rate, speaking_rate, args.max_tokens,
-                        args.constrain_slots) for checkpoint in args.checkpoints]
+                        args.constrain_slots, args.device) for checkpoint in args.checkpoints]
     for report in reports:
         low, high = report["accuracy_95"]
         print(f"{report['checkpoint']} ({report['layout']}, {report['items']} items): accuracy "
@@ -229,6 +250,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"  heard at {speaking_rate:g} tokens/s: first substantive word {_seconds(heard)}, answer "
               f"{_seconds(answer)}; equations {equations['count']}: operands copied "
               f"{equations['operands_copied']:.1%}, results right {equations['results_right']:.1%}")
+        print("  teacher-forced digits: " + ", ".join(f"{kind} {value:.1%}"
+                                                       for kind, value in report["digits"].items()))
     layouts = summarize_layouts(reports)
     for layout, line in layouts.items():
         if line["runs"] > 1:

@@ -8,6 +8,7 @@ wrong in the same words whichever call it was.
 
 from __future__ import annotations
 
+import math
 import random
 
 import aiohttp
@@ -43,20 +44,22 @@ def openai_client(base_url: str, api_key: str, timeout: float, retries: int,
 
 
 def retry_after(error: Exception) -> float | None:
-    """The seconds a ``Retry-After`` header asks for, when the error carries one."""
+    """The seconds a ``Retry-After`` header asks for, when the error carries a finite,
+    non-negative one (``inf`` or ``nan`` would hold a worker forever)."""
     response = getattr(error, "response", None)
     value = response.headers.get("retry-after") if response is not None else None
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
 def backoff_seconds(attempt: int, base: float = 0.5, asked: float | None = None) -> float:
     """The wait before retry ``attempt`` (0-based): what the service asked for, else
-    exponential backoff with jitter, capped at ``MAX_BACKOFF_SECONDS``."""
+    exponential backoff with jitter; either capped at ``MAX_BACKOFF_SECONDS``."""
     if asked is not None:
-        return asked
+        return min(asked, MAX_BACKOFF_SECONDS)
     return min(MAX_BACKOFF_SECONDS, base * 2**attempt) * random.uniform(0.5, 1)
 
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -121,3 +122,13 @@ def test_the_written_recipe_keeps_no_password():
                                       "--base_url", "http://user:secret@host:8000/v1?token=abc"])
     recipe = yaml.safe_load(resolved_recipe(run_options, config))
     assert recipe["base_url"] == "http://host:8000/v1" and recipe["llm"] == "openai"
+
+
+def test_credentials_in_an_endpoint_url_are_refused_at_once(tmp_path):
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--source", "generate:6", "--output",
+                             str(tmp_path / "out"), "--llm", "openai", "--model", "m",
+                             "--base_url", "http://user:pw@127.0.0.1:9/v1"], capture_output=True, text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--base_url" in result.stderr and "pw" not in result.stderr
+    assert time.monotonic() - started < 60 and not (tmp_path / "out").exists()

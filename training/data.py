@@ -74,6 +74,12 @@ class Vocab:
             return [i for i in dense if i < self.identity_size]
         return [self._tokens[i] for i in dense if i in self._tokens]
 
+    def token(self, dense: int) -> int | None:
+        """The token id of one dense id; None for a marker, the pad or an unknown token."""
+        if self._index is None:
+            return dense if dense < self.identity_size else None
+        return self._tokens.get(dense)
+
     def special_rows(self, tokenizer_name: str) -> list[int]:
         """Dense ids of the markers and of the tokenizer's pads and EOS: the rows stage 1 trains."""
         special = load_tokenizer(tokenizer_name).special
@@ -199,10 +205,10 @@ def digit_kinds(example: Example, vocab: Vocab, tokenizer) -> list[int]:
     1 a reasoning operand (the number is in the question), 2 a reasoning result (it is
     not: the model computed it), 3 a number of the spoken response; else 0. Numbers are
     runs of digit tokens within one stream, so a slot boundary inside a number is no break."""
-    ids = vocab.decode(example.ids[example.first_target:])
+    ids = [vocab.token(t) for t in example.ids[example.first_target:]]  # None: no token (unknown)
     streams = example.labels[example.first_target:]
     question_ids = example.question_ids
-    digit = {t: tokenizer.decode([t]).isdigit() for t in {*ids, *question_ids}}
+    digit = {t: t is not None and tokenizer.decode([t]).isdigit() for t in {*ids, *question_ids}}
     kinds = [0] * len(example.ids)
     asked = {text for text, _ in _numbers(question_ids, list(range(len(question_ids))), digit, tokenizer)}
     for stream in (REASONING, RESPONSE):  # a worked solution's text (stage 2) is reasoning

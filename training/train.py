@@ -172,6 +172,23 @@ def token_loss(logits: torch.Tensor, batch) -> tuple[torch.Tensor, torch.Tensor]
     return (losses * weight).sum() / total.clamp(min=1e-9), total
 
 
+def digit_counts(logits: torch.Tensor, batch, right: torch.Tensor, seen: torch.Tensor):
+    """``right`` and ``seen`` (indexed by digit kind, 0: not a digit) plus a batch's
+    teacher-forced predictions of its targets (``batch.digits``)."""
+    hit = (logits.argmax(-1) == batch.targets).float().cpu().flatten()
+    kinds = batch.digits.cpu().flatten()
+    return right.index_add(0, kinds, hit), seen.index_add(0, kinds, torch.ones(kinds.numel()))
+
+
+def digit_accuracy(right: torch.Tensor, seen: torch.Tensor) -> dict[str, float]:
+    """Accuracy by digit kind (``DIGIT_KINDS``), and ``all`` of them pooled."""
+    digits = {name: round(float(right[i + 1] / seen[i + 1]), 4)
+              for i, name in enumerate(DIGIT_KINDS) if seen[i + 1]}
+    if seen[1:].sum():
+        digits["all"] = round(float(right[1:].sum() / seen[1:].sum()), 4)
+    return digits
+
+
 class Recipe:
     def __init__(self, recipe: dict, data: str, out: str, stages: list[int]) -> None:
         self.recipe, self.data, self.out = recipe, data, Path(out)
@@ -185,7 +202,7 @@ class Recipe:
         recipe = self.recipe
         torch.set_num_threads(recipe["threads"])
         torch.manual_seed(recipe["seed"])
-        self.files = shard_files(self.data, split="train")
+        self.files = readable_shards(self.data)
         first = next(read_rows(self.files, ["tokenizer", "p", "q"]))
         self.tokenizer, self.p, self.q = first["tokenizer"], first["p"], first["q"]
         last = self.out / "last.pt"
@@ -311,10 +328,7 @@ class Recipe:
                         _, logits, _ = self.model.thinker(embed(self.model, batch),
                                                           positions=batch.positions)
                         loss, w = token_loss(logits, batch)
-                        hit = (logits.argmax(-1) == batch.targets).float().cpu()
-                        kinds = batch.digits.cpu()
-                        right.index_add_(0, kinds.flatten(), hit.flatten())
-                        seen.index_add_(0, kinds.flatten(), torch.ones(kinds.numel()))
+                        right, seen = digit_counts(logits, batch, right, seen)
                     else:
                         loss, w = batch_loss(self.model, batch, phase.task.kind == "talk")
                 total += loss.item() * float(w)
@@ -322,11 +336,7 @@ class Recipe:
             if weight:
                 means.append(total / weight)
         self.model.train()
-        digits = {name: round(float(right[i + 1] / seen[i + 1]), 4)
-                  for i, name in enumerate(DIGIT_KINDS) if seen[i + 1]}
-        if seen[1:].sum():
-            digits["all"] = round(float(right[1:].sum() / seen[1:].sum()), 4)
-        return (round(sum(means) / len(means), 5) if means else None), digits
+        return (round(sum(means) / len(means), 5) if means else None), digit_accuracy(right, seen)
 
     def run_phase(self, stage: Stage, index: int, steps: int, log) -> None:
         phase, data, lr = stage.phases[index], self.recipe["data"], self.recipe["stages"][stage.name]["lr"]
@@ -490,6 +500,30 @@ def _differences(saved: dict, given: dict, prefix: str = "") -> list[tuple[str, 
         elif before != after:
             found.append((f"{prefix}{key}", before, after))
     return found
+
+
+def readable_shards(data: str) -> list[str]:
+    """The training shards of a dataset folder, each checked readable (its Parquet footer and
+    schema) before training starts: a missing, empty, truncated or foreign file is a one-line
+    error naming it, not a traceback an hour in."""
+    try:
+        files = shard_files(data, split="train")
+    except FileNotFoundError as error:
+        raise SystemExit(f"{data}: {error}") from None
+    rows = 0
+    for file in files:
+        try:
+            shard = pq.ParquetFile(file)
+        except Exception as error:  # pyarrow raises several kinds for a broken file
+            raise SystemExit(f"{file}: not a readable Parquet shard ({str(error)[:200]})") from None
+        metadata = shard.metadata
+        missing = {"question_ids", "interleaved_ids", "tokenizer", "p", "q"} - set(shard.schema_arrow.names)
+        if missing:
+            raise SystemExit(f"{file}: not a shard of this pipeline (no {', '.join(sorted(missing))})")
+        rows += metadata.num_rows
+    if not rows:
+        raise SystemExit(f"{data}: its training shards hold no rows")
+    return files
 
 
 def load_checkpoint(path: Path) -> dict:

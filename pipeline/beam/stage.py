@@ -125,6 +125,8 @@ class StageFn(beam.DoFn):
         # an error that names its own reason (a number too large to check), or a bug or a
         # broken input: neither may end the run
         reason = getattr(error, "reject_reason", "unexpected_error")
+        if isinstance(error, RecursionError):  # e.g. fractions nested hundreds deep
+            reason = "too_deeply_nested"
         detail = str(error) if reason != "unexpected_error" else f"{type(error).__name__}: {error}"
         return Reject(self._stage, reason, detail[:2000])
 

@@ -4,6 +4,7 @@ normalized, as WAV (or FLAC), judged for silence, clipping and an implausible sp
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -48,7 +49,8 @@ def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
     except TTSError:
         raise
     except Exception as error:  # whatever the WAV reader or libsndfile raised
-        raise TTSError(f"{len(data)} bytes that are not audio: {type(error).__name__}: {error}"[:300],
+        said = re.sub(r" object at 0x[0-9a-fA-F]+", "", str(error))  # no address: rejects repeat exactly
+        raise TTSError(f"{len(data)} bytes that are not audio: {type(error).__name__}: {said}"[:300],
                        "tts_bad_audio") from None
     return np.frombuffer(segment.raw_data, dtype=np.int16).copy()
 

@@ -50,13 +50,13 @@ def test_experiment_end_to_end_on_a_tiny_setting_and_reruns_what_changed(tmp_pat
     tiny = ["--out", str(tmp_path), "--train_items", "30", "--test_items", "6", "--seeds", "0",
             "--base_steps", "2", "--eval_every", "1", "--set", "model.layers=1", "--set", "model.width=32",
             "--set", "model.heads=2", "--set", "data.batch_size=4"]
-    result = main([*tiny, "--steps", "2"])
-    rows = ["tis", "tbs", "direct", "tis, free decoding", "tis, no slot embedding", "tis from scratch",
+    result = main([*tiny, "--steps", "2", "--curriculum_steps", "2"])
+    rows = ["tis", "tbs", "direct", "tis, free decoding", "tis from the base", "tis from scratch",
             "tbs from scratch", "direct from scratch"]
     assert list(result["layouts"]) == rows
     assert all(line["runs"] == 1 and line["items"] == result["setup"]["test_rows"]
                for line in result["layouts"].values())
-    assert result["layouts"]["tbs"]["steps"] == [2] and result["layouts"]["tis"]["steps"] == [3]
+    assert result["layouts"]["tbs"]["steps"] == [2] and result["layouts"]["tis"]["steps"] == ["2 + 2"]
     assert result["setup"]["speaking_rate"] > 1  # the test set's audio, in response tokens a second
     report = (tmp_path / "report.md").read_text()
     assert "| tis | 1 |" in report and "## Claims" in report and "first substantive word heard" in report

@@ -71,7 +71,7 @@ def test_stalls_and_intervals():
     assert category({"reasoning": ["a", "b", "c"], "source": "equation"}) == "arithmetic_long"
 
 
-def test_eval_model_on_a_trained_checkpoint(small_dataset, tmp_path):
+def test_eval_model_on_a_trained_checkpoint(small_dataset, tmp_path, capsys):
     out = tmp_path / "train"
     subprocess.run([sys.executable, "-m", "training", "--data", str(small_dataset), "--out", str(out),
                     "--stages", "3", "model.layers=1", "model.width=32", "model.heads=2", "data.batch_size=4",
@@ -85,6 +85,10 @@ def test_eval_model_on_a_trained_checkpoint(small_dataset, tmp_path):
     assert set(report["format_errors"]) == {"pad_in_wrong_slot", "missing_eos", "tokens_after_eos",
                                             "missing_answer"}
     assert json.loads((tmp_path / "report" / "model_report.json").read_text())["checkpoints"][0]["items"] == 3
+    assert {"operand", "result", "response_number"} <= set(report["digits"])
+    assert report["speaking_rate"] > 1  # the dataset's own audio: response tokens a second
+    printed = capsys.readouterr().out
+    assert "first substantive word" in printed and "teacher-forced digits: operand" in printed
 
 
 def test_latency_is_measured_as_heard():

@@ -75,3 +75,28 @@ def test_a_rate_limit_service_limits_requests_over_all_workers(tmp_path):
     # one limit for both workers: the requests filled requests / per_second windows, the
     # first perhaps in part (a limit per worker would have taken half as many)
     assert max(server.arrivals) - min(server.arrivals) > requests / per_second - 2
+
+
+def test_a_retry_after_is_capped_and_inf_or_nan_is_ignored():
+    from types import SimpleNamespace
+
+    from pipeline.remote import MAX_BACKOFF_SECONDS, backoff_seconds, retry_after
+
+    def throttled(value: str) -> Exception:  # what retry_after reads of the client's error
+        error = RuntimeError("HTTP 429")
+        error.response = SimpleNamespace(headers={"retry-after": value})
+        return error
+
+    assert retry_after(throttled("2.5")) == 2.5
+    assert retry_after(throttled("inf")) is None and retry_after(throttled("nan")) is None
+    assert retry_after(throttled("-1")) is None
+    assert backoff_seconds(0, asked=100.0) == MAX_BACKOFF_SECONDS
+    assert backoff_seconds(0, asked=retry_after(throttled("inf"))) <= MAX_BACKOFF_SECONDS
+
+
+def test_infinite_timeouts_are_refused_as_flags(tmp_path):
+    for flag in ("--llm_timeout", "--tts_timeout"):
+        for value in ("inf", "nan"):
+            result = subprocess.run([sys.executable, "-m", "pipeline", "--output", str(tmp_path), flag,
+                                     value], capture_output=True, text=True, timeout=120)
+            assert result.returncode != 0 and "Traceback" not in result.stderr and flag in result.stderr

@@ -103,3 +103,13 @@ def test_bad_paths_and_flags_are_one_line_errors_that_write_nothing(tmp_path, ar
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_latex_nested_hundreds_deep_is_a_reject_with_its_own_reason(tmp_path):
+    deep = "\\frac{1}{" * 500 + "2" + "}" * 500
+    source = tmp_path / "deep.jsonl"
+    source.write_text(json.dumps({"problem": f"Compute ${deep}$.", "solution": "It is $\\boxed{1}$.",
+                                  "level": "Level 1", "type": "Algebra"}) + "\n")
+    summary = run(["--source", f"math:{source}", "--output", str(tmp_path / "out"), "--tts", "none",
+                   "--no_progress"])
+    assert summary["rejects_by_reason"] == {"rewrite/too_deeply_nested": 1}
