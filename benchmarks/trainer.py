@@ -48,7 +48,7 @@ def bare_run(trainer: Recipe) -> tuple[float, int]:
     batches = example_batches(stream, phase.task, trainer.vocab, recipe["data"]["batch_size"])
     collated = [trainer._collate(next(batches)[2]) for _ in range(STEPS)]
     torch.manual_seed(recipe["seed"])
-    model = build_model(recipe, trainer.vocab)
+    model = build_model(recipe, trainer.vocab, trainer.p + trainer.q)
     optimizer = torch.optim.AdamW(model.thinker.parameters(), lr=recipe["stages"]["textual_tis"]["lr"])
     start = time.perf_counter()
     for batch in collated:

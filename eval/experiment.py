@@ -422,6 +422,9 @@ def main(argv: list[str] | None = None) -> dict:
         if arm.after_arm:
             steps[arm.name] = [f"{before} + {own}" for before, own in
                                zip(steps[arm.after_arm], steps[arm.name], strict=False)]
+    for arm in arms:  # a row that decodes another's checkpoints: that row's steps
+        if arm.checkpoint_of:
+            steps[arm.name] = steps[arm.checkpoint_of]
     order = list(runs)
     summary = summarize_layouts(reports)
     summary = {name: summary[name] | {"steps": steps[name], "digits": digits[name]} for name in order}

@@ -274,9 +274,11 @@ def run(argv: list[str] | None = None) -> dict:
 def check_services(config: BuildConfig) -> None:
     """One-line errors, before anything runs, for settings that cannot work together or
     files that cannot be read."""
-    for flag, url in (("--base_url", config.llm_base_url), ("--tts_base_url", config.tts_base_url),
-                      ("--asr_base_url", config.asr_base_url)):
-        if url and "@" in urlsplit(url).netloc:
+    used = (("--base_url", config.llm_base_url, "openai" in (config.llm, config.judge)),
+            ("--tts_base_url", config.tts_base_url, config.tts == "openai"),
+            ("--asr_base_url", config.asr_base_url, config.asr == "openai"))
+    for flag, url, calls in used:
+        if calls and "@" in urlsplit(url).netloc:
             raise SystemExit(f"{flag}: a user or password in the URL is not sent as the API key; name the "
                              "host alone and pass the key with --api_key_env or --api_key_file")
     if config.llm_api_key_file and not FileSystems.exists(config.llm_api_key_file):
