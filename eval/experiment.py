@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval.model_report import summarize_layouts
+from eval.model_report import format_seconds, summarize_layouts
 from training.train import read_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,19 +262,13 @@ def check_claims(layouts: dict[str, dict]) -> list[dict]:
             sooner = first[1]["mean"] - first[0]["mean"]
             claims.append({"claim": "the first substantive word heard at least 0.5 s sooner with tis than "
                                     "with tbs", "holds": sooner >= 0.5,
-                           "figures": f"tis {_seconds(first[0])}, tbs {_seconds(first[1])}: "
+                           "figures": f"tis {format_seconds(first[0])}, tbs {format_seconds(first[1])}: "
                                       f"{sooner:.2f} s sooner"})
             later = answer[0]["mean"] - answer[1]["mean"]
             claims.append({"claim": "the answer heard no later with tis than with tbs", "holds": later <= 0,
-                           "figures": f"tis {_seconds(answer[0])}, tbs {_seconds(answer[1])}: "
+                           "figures": f"tis {format_seconds(answer[0])}, tbs {format_seconds(answer[1])}: "
                                       f"{abs(later):.2f} s {'later' if later > 0 else 'sooner'}"})
     return claims
-
-
-def _seconds(figure: dict) -> str:
-    if figure["mean"] is None:
-        return "-"
-    return f"{figure['mean']:.2f} s [{figure['95'][0]:.2f}, {figure['95'][1]:.2f}]"
 
 
 def _share(value: float | None) -> str:
@@ -342,8 +336,8 @@ def write_report(out: Path, layouts: dict[str, dict], claims: list[dict], setup:
         errors = ", ".join(f"{k} {v}" for k, v in line["format_errors"].items() if v) or "none"
         lines.append(
             f"| {name} | {line['runs']} | {', '.join(map(str, line['steps']))} | {line['accuracy']:.1%} "
-            f"[{low:.1%}, {high:.1%}] | {multi_text} | {_seconds(line['first_substantive_heard'])} | "
-            f"{_seconds(line['answer_heard'])} | {digit_text} | {_share(line['operands_copied'])} / "
+            f"[{low:.1%}, {high:.1%}] | {multi_text} | {format_seconds(line['first_substantive_heard'])} | "
+            f"{format_seconds(line['answer_heard'])} | {digit_text} | {_share(line['operands_copied'])} / "
             f"{_share(line['results_right'])} | {errors} | {line['drift_rate']:.1%} |")
     lines += ["", "Token positions (secondary; medians): " + "; ".join(
         f"{name}: first spoken {line['first_spoken_tokens']:.0f}, answer {line['answer_tokens']}"

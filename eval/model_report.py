@@ -193,9 +193,10 @@ def summarize_layouts(reports: list[dict]) -> dict[str, dict]:
     return summary
 
 
-def _seconds(figure: dict) -> str:
+def format_seconds(figure: dict) -> str:
+    """A ``mean_95`` figure in seconds with its interval; ``-`` when no item had it."""
     if figure["mean"] is None:
-        return "never"
+        return "-"
     return f"{figure['mean']:.2f} s [{figure['95'][0]:.2f}, {figure['95'][1]:.2f}]"
 
 
@@ -247,8 +248,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
               f"answer at {report['answer_tokens']} tokens, stalled items {report['stalled_items']}")
         heard, answer = report["first_substantive_heard"], report["answer_heard"]
         equations = report["equations"]
-        print(f"  heard at {speaking_rate:g} tokens/s: first substantive word {_seconds(heard)}, answer "
-              f"{_seconds(answer)}; equations {equations['count']}: operands copied "
+        print(f"  heard at {speaking_rate:g} tokens/s: first substantive word {format_seconds(heard)}, "
+              f"answer {format_seconds(answer)}; equations {equations['count']}: operands copied "
               f"{equations['operands_copied']:.1%}, results right {equations['results_right']:.1%}")
         print("  teacher-forced digits: " + ", ".join(f"{kind} {value:.1%}"
                                                        for kind, value in report["digits"].items()))

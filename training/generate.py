@@ -87,7 +87,8 @@ class Speaker:
         if slotted:  # the last prefix position predicts the layout's first slot
             prefix[:, -1] += self.model.thinker.slots.weight[1]
         start = prefix.shape[1]
-        hidden, logits, cache = self.model.thinker(prefix, positions=torch.arange(start)[None])
+        positions = torch.arange(start, device=self.device)[None]
+        hidden, logits, cache = self.model.thinker(prefix, positions=positions)
         dense, states, seen = [], list(hidden[0]), [0, 0]
         for _ in range(max_tokens):
             scores = logits[0, -1].float().masked_fill(by_slot[len(dense) % cycle], -torch.inf)
