@@ -29,6 +29,7 @@ from pipeline.dataset.publish import (
     keep_failed,
     output_lock,
     publish,
+    remove_leftovers,
     start_staging,
 )
 from pipeline.dataset.summary import format_summary
@@ -240,6 +241,7 @@ def run(argv: list[str] | None = None) -> dict:
         print(format_projection(projected))
         return projected
     with output_lock(output):
+        remove_leftovers(output)
         staging = start_staging(output)
         started = time.perf_counter()
         if config.llm_batch_dir:

@@ -161,9 +161,9 @@ class BuildConfig:
     llm_batch_collect: bool = False  # set by the CLI on the passes that gather a batch
     llm_api_key_file: str = option("", "a file holding the API key instead of --api_key_env (local, gs://...)",
                                    "llm", flag="api_key_file")
-    llm_rpm: float = option(0, "requests per minute per worker (0: no limit); for one limit over all "
+    llm_rpm: float = option(0.0, "requests per minute per worker (0: no limit); for one limit over all "
                             "workers see --llm_rate_limiter", "llm", parse=NON_NEGATIVE_FLOAT)
-    llm_tpm: float = option(0, "prompt tokens per minute per worker, estimated at 4 characters a token "
+    llm_tpm: float = option(0.0, "prompt tokens per minute per worker, estimated at 4 characters a token "
                             "(0: no limit)", "llm", parse=NON_NEGATIVE_FLOAT)
     llm_rate_limiter: str = option("", "an Envoy rate-limit service (gRPC) that every worker asks before "
                                    "each LLM request, for a limit over the whole run: one hit of descriptor "

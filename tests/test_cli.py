@@ -37,7 +37,7 @@ def test_a_byte_target_sets_the_shard_count(tmp_path):
 
     run(["--source", "generate:12", "--output", str(tmp_path), "--no_progress",
          "--shard_bytes", f"{4 * ESTIMATED_ROW_BYTES}B"])
-    assert len(list((tmp_path / "data").glob("train-*-of-00003.parquet"))) == 3
+    assert len(list((tmp_path / "data").glob("train-*-of-00003-*.parquet"))) == 3
 
 
 def test_progress_counts_rows_and_rejects_against_the_inputs(tmp_path, gsm8k_path, capsys):
@@ -51,8 +51,8 @@ def test_progress_counts_rows_and_rejects_against_the_inputs(tmp_path, gsm8k_pat
 def test_rebuild_leaves_no_stale_shard(tmp_path):
     run(["--source", "generate:6", "--output", str(tmp_path), "--num_shards", "3"])
     run(["--source", "generate:6", "--output", str(tmp_path), "--num_shards", "2"])
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
-        "train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+    assert [p.name.rsplit("-", 1)[0] for p in sorted((tmp_path / "data").iterdir())] == [
+        "train-00000-of-00002", "train-00001-of-00002"]
 
 
 @pytest.mark.parametrize("argv", [

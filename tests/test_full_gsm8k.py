@@ -23,7 +23,7 @@ def test_all_of_gsm8k_train_as_its_dry_run_projected(gsm8k_path, tmp_path):
     assert summary["inputs"] == summary["outputs"] + summary["rejects"]
     assert summary["outputs"] / summary["inputs"] >= 0.95
     rows = sum(pq.read_metadata(p).num_rows for p in (output / "data").glob("*.parquet"))
-    rejects = pq.read_table(output / "rejects" / "rejects-00000-of-00001.parquet").to_pylist()
+    rejects = pq.read_table(output / "rejects").to_pylist()
     assert rows == summary["outputs"] and len(rejects) == summary["rejects"]
     assert all(r["stage"] and r["reason"] for r in rejects)
     stats = summary["stats"]

@@ -36,21 +36,28 @@ def _split_info(name: str, sizes: dict) -> dict:
     return {"name": name, "num_bytes": sizes["num_bytes"], "num_examples": sizes["num_examples"]}
 
 
-def card_metadata(summary: dict, schema: pa.Schema) -> dict:
+def shard_glob(part: str, prefix: str, version: str = "") -> str:
+    """The files of one split (or of the rejects) in a dataset folder: in a published one
+    their names end in the dataset's version, so a card never matches another build's
+    shards (see ``publish``)."""
+    return f"{part}/{prefix}-*{'-' + version if version else ''}.parquet"
+
+
+def card_metadata(summary: dict, schema: pa.Schema, version: str = "") -> dict:
     """The card's YAML front matter, as a mapping. A split or config without rows is left
     out: ``datasets`` refuses to load a split that has no data."""
     splits = {name: sizes for name, sizes in summary["splits"].items() if sizes["num_examples"]}
     rejects = summary["rejects_split"]
     licenses = summary["license"] or ["unknown"]
     configs = [{"config_name": "default", "default": True,
-                "data_files": [{"split": name, "path": f"data/{name}-*"} for name in splits]}]
+                "data_files": [{"split": name, "path": shard_glob("data", name, version)} for name in splits]}]
     info = [{"config_name": "default", "features": _features_yaml(schema),
              "splits": [_split_info(name, sizes) for name, sizes in splits.items()],
              "download_size": sum(sizes["file_bytes"] for sizes in splits.values()),
              "dataset_size": sum(sizes["num_bytes"] for sizes in splits.values())}]
     if rejects["num_examples"]:
         configs.append({"config_name": "rejects",
-                        "data_files": [{"split": "train", "path": "rejects/rejects-*"}]})
+                        "data_files": [{"split": "train", "path": shard_glob("rejects", "rejects", version)}]})
         info.append({"config_name": "rejects", "features": _features_yaml(REJECT_SCHEMA),
                      "splits": [_split_info("train", rejects)],
                      "download_size": rejects["file_bytes"], "dataset_size": rejects["num_bytes"]})
@@ -80,8 +87,8 @@ samples, rate = soundfile.read(io.BytesIO(ds["train"][0]["question_audio"]["byte
 """
 
 
-def dataset_card(summary: dict, schema: pa.Schema) -> str:
-    front = card_metadata(summary, schema)
+def dataset_card(summary: dict, schema: pa.Schema, version: str = "") -> str:
+    front = card_metadata(summary, schema, version)
     layout = front[INTERLEAVING_KEY]
     fields = schemas.load("fields")["properties"]
     columns = "\n".join(f"- `{name}`: {prop.get('description', '')}".rstrip(": ")
@@ -92,7 +99,7 @@ def dataset_card(summary: dict, schema: pa.Schema) -> str:
     rules = "\n".join(f"{number}. {rule}" for number, rule in enumerate(layout["rules"], 1))
     reasons = "\n".join(f"- {reason}: {count}" for reason, count in summary["rejects_by_reason"].items())
     split_lines = "\n".join(f"- `{name}`: {sizes['num_examples']} rows in {sizes['shards']} shard(s) "
-                            f"(`data/{name}-*.parquet`)" for name, sizes in summary["splits"].items())
+                            f"(`{shard_glob('data', name, version)}`)" for name, sizes in summary["splits"].items())
     config = summary["config"]
     stats = summary["stats"]
     license_text = ", ".join(front["license"]) if isinstance(front["license"], list) else front["license"]

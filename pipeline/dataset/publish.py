@@ -1,33 +1,49 @@
-"""Build into a staging folder next to the output, then swap the new files in.
+"""Build into a staging folder next to the output, then switch the output to it in one step.
 
 A run writes nothing into ``--output`` until it has finished: shards, rejects, summary
-and card go to ``OUTPUT.partial``; only then are they moved into place, file by file
-(a rename each on a local disk), and the files of the previous run that this run did
-not write are deleted. The previous run's files are known exactly from its
-``_manifest.json``, so nothing else in the folder (the LLM cache, a report, the user's
-own files) is ever touched. A failed or killed run leaves the previous dataset as it
-was, and its staging folder is cleared by the next run.
+and card go to ``OUTPUT.partial``. Publishing then moves the shards in under names that
+end in the new dataset's version (``data/train-00000-of-00003-<version>.parquet``), which
+the current card does not match, so the previous dataset still loads; writes the summary
+and the other top-level files; and replaces the card (``README.md``), one rename, which
+switches every reader (``datasets.load_dataset`` and this toolkit's own) to the new
+shards at once. Only then are the previous dataset's files deleted. A run killed at any
+instant leaves either the previous dataset or the new one whole; the files an interrupted
+publish left beside it are removed when the next run starts.
+
+The previous run's files are known from its ``_manifest.json`` (untrusted: only plain file
+names of ours under ``data/`` and ``rejects/`` and our top-level files are ever deleted) and
+from the shard names this toolkit writes, so nothing else in the folder (the LLM cache, a
+report, the user's own files) is ever touched.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
 import sys
 from contextlib import contextmanager
 
+import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.dataset.card import dataset_card
+from pipeline.dataset.shards import card_globs
+
 MANIFEST = "_manifest.json"
+CARD = "README.md"
 FAILED_SUFFIX = ".failed"
-TOP_LEVEL_FILES = frozenset({"summary.json", "llm_usage.json", "README.md", "recipe.yaml"})
+TOP_LEVEL_FILES = frozenset({"summary.json", "llm_usage.json", CARD, "recipe.yaml"})
 OWNED_NAME = re.compile(r"(data|rejects)/[A-Za-z0-9_][A-Za-z0-9._-]*")
+# The shards this toolkit names: ``split-00000-of-00003`` and, once published, ``-<version>``.
+SHARD_NAME = re.compile(r"(data|rejects)/[a-z][a-z0-9_]*-\d{5}-of-\d{5}(-[0-9a-f]{12})?\.parquet")
 STAGING_SUFFIX = ".partial"
+TEMPORARY = ".tmp"
 # What runs before manifests existed wrote; matched only inside the output folder.
 LEGACY_PATTERNS = ("data/train-*-of-*.parquet", "rejects/rejects-*-of-*.parquet",
-                   "summary.json", "llm_usage.json", "README.md")
+                   "summary.json", "llm_usage.json", CARD)
 
 
 def staging_path(output: str) -> str:
@@ -89,23 +105,82 @@ def start_staging(output: str) -> str:
     return staging
 
 
+def dataset_version(staging: str) -> str:
+    """A build's version: a hash of its summary, which holds its settings, counts and
+    shard sizes, so the same inputs and seed give the same version (and the same card)."""
+    with FileSystems.open(FileSystems.join(staging, "summary.json")) as handle:
+        return hashlib.sha256(handle.read()).hexdigest()[:12]
+
+
+def _versioned(name: str, version: str) -> str:
+    return name if not SHARD_NAME.fullmatch(name) else f"{name.removesuffix('.parquet')}-{version}.parquet"
+
+
+def _replace(source: str, target: str) -> None:
+    """Move one file onto ``target`` (one rename on a local disk, which replaces it whole)."""
+    if "://" not in target:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(source, target)
+        return
+    if FileSystems.exists(target):
+        FileSystems.delete([target])
+    FileSystems.rename([source], [target])
+
+
+def _write_then_replace(path: str, text: str) -> None:
+    temporary = path + TEMPORARY
+    with FileSystems.create(temporary) as handle:
+        handle.write(text.encode("utf-8"))
+    _replace(temporary, path)
+
+
+def _card(staging: str, version: str) -> str:
+    """The staging card, its shard globs rewritten for the published names."""
+    with FileSystems.open(FileSystems.join(staging, "summary.json")) as handle:
+        summary = json.loads(handle.read())
+    first = FileSystems.match([FileSystems.join(staging, "data", "*.parquet")])[0].metadata_list[0].path
+    with FileSystems.open(first) as handle:
+        schema = pq.read_schema(handle)
+    return dataset_card(summary, schema, version)
+
+
+def remove_leftovers(output: str) -> list[str]:
+    """Delete the shards of ours that neither the card nor the manifest names (what an
+    interrupted publish left); a folder without a readable card of ours keeps everything."""
+    if "://" in output:
+        return []
+    named = set(previous_files(output))
+    for part in ("data", "rejects"):
+        globs = card_globs(output, part)
+        if globs is None:
+            return []
+        for _, pattern in globs:
+            named |= {_relative(output, m.path) for m in FileSystems.match([FileSystems.join(output, pattern)])[0]
+                      .metadata_list}
+    leftovers = [f"{part}/{name}" for part in ("data", "rejects") for name in _files(os.path.join(output, part), 1)]
+    leftovers = [name for name in leftovers if SHARD_NAME.fullmatch(name) and name not in named]
+    leftovers += [name for name in (CARD + TEMPORARY, MANIFEST + TEMPORARY) if os.path.exists(os.path.join(output, name))]
+    for name in leftovers:
+        os.remove(os.path.join(output, name))
+    return leftovers
+
+
 def publish(staging: str, output: str) -> list[str]:
-    """Move the finished run from ``staging`` into ``output``; returns the files moved."""
-    new = [name for name in _files(staging) if name != MANIFEST]
+    """Switch ``output`` to the finished run in ``staging``; returns the files it now holds."""
+    version = dataset_version(staging)
+    staged = [name for name in _files(staging) if name not in (MANIFEST, CARD)]
+    new = sorted(_versioned(name, version) for name in staged) + [CARD]
     old = previous_files(output)
-    for name in new:
-        target = FileSystems.join(output, name)
-        if "://" not in output:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-        elif FileSystems.exists(target):
-            FileSystems.delete([target])
-        FileSystems.rename([FileSystems.join(staging, name)], [target])
+    card = _card(staging, version)
+    for name in staged:
+        _replace(FileSystems.join(staging, name), FileSystems.join(output, _versioned(name, version)))
+    _write_then_replace(FileSystems.join(output, CARD), card)
+    _write_then_replace(FileSystems.join(output, MANIFEST), json.dumps({"files": new}, indent=2) + "\n")
     stale = [FileSystems.join(output, name) for name in sorted(set(old) - set(new))]
     stale = [path for path in stale if FileSystems.exists(path)]
     if stale:
         FileSystems.delete(stale)
-    with FileSystems.create(FileSystems.join(output, MANIFEST)) as handle:
-        handle.write(json.dumps({"files": new}, indent=2).encode() + b"\n")
+    remove_leftovers(output)
     FileSystems.delete([staging])
     return new
 

@@ -2,7 +2,9 @@
 a finished rerun replaces only the files the previous run wrote."""
 
 import hashlib
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,7 +64,7 @@ def test_a_finished_rerun_replaces_only_what_the_previous_run_wrote(tmp_path):
     (out / "notes.txt").write_text("keep me")
     (out / "data" / "mine.parquet").write_bytes(b"the user's")
     run(["--source", "generate:8", "--output", str(out), "--num_shards", "2", "--no_progress"])
-    names = sorted(p.name for p in (out / "data").iterdir())
+    names = sorted(re.sub(r"-[0-9a-f]{12}\.parquet$", ".parquet", p.name) for p in (out / "data").iterdir())
     assert names == ["mine.parquet", "train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
     assert (out / "notes.txt").read_text() == "keep me"
     assert not Path(str(out) + ".partial").exists()
@@ -157,3 +159,67 @@ def test_two_runs_on_one_output_the_second_is_refused(tmp_path):
         first.wait()
     run(["--source", "generate:2", "--output", str(out), "--no_progress", "--tts", "none"])  # no lock left
     assert (out / "summary.json").exists()
+
+
+PUBLISH_THEN_REPORT = """
+import sys, time
+import datasets  # imported before the clock starts: the card needs it
+from pipeline.dataset.publish import publish
+print("ready", flush=True)
+started = time.perf_counter()
+publish(sys.argv[1], sys.argv[2])
+print(time.perf_counter() - started, flush=True)
+"""
+
+
+def _rows(folder: Path) -> int:
+    import datasets
+
+    loaded = datasets.load_dataset(str(folder), split="train", cache_dir=str(folder.parent / "hf-cache"))
+    return loaded.num_rows
+
+
+def test_a_publish_killed_at_any_instant_leaves_one_whole_dataset(tmp_path, monkeypatch):
+    """Kill -9 at 20 random instants of publishing: the previous or the new dataset loads,
+    with the row count of its summary; the next run removes what the kills left."""
+    import random
+    import shutil
+
+    import pipeline.cli
+
+    old, staged = tmp_path / "old", tmp_path / "staged"
+    run(["--source", "generate:20", "--output", str(old), "--num_shards", "30", "--no_progress", "--tts", "none"])
+    monkeypatch.setattr(pipeline.cli, "publish", lambda staging, _: shutil.copytree(staging, staged))
+    run(["--source", "generate:26", "--output", str(tmp_path / "unused"), "--num_shards", "40", "--no_progress",
+         "--tts", "none"])
+    monkeypatch.undo()
+    counts = {json_rows(old / "summary.json"), json_rows(staged / "summary.json")}
+    out = tmp_path / "dataset"
+    random.seed(7)
+    spans, seen = [], []
+    for attempt in range(21):
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(str(out) + ".partial", ignore_errors=True)
+        shutil.copytree(old, out)
+        shutil.copytree(staged, str(out) + ".partial")
+        child = subprocess.Popen([sys.executable, "-c", PUBLISH_THEN_REPORT, str(out) + ".partial", str(out)],
+                                 stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "ready"
+        if attempt == 0:  # the first publish runs to its end, to time the others' kills
+            spans.append(float(child.stdout.readline()))
+            child.wait()
+            assert _rows(out) == json_rows(staged / "summary.json")
+            continue
+        time.sleep(random.uniform(0, spans[0]))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        seen.append(_rows(out))  # load_dataset checks the count against the card it read
+    assert set(seen) <= counts, seen
+    run(["--source", "generate:26", "--output", str(out), "--num_shards", "40", "--no_progress", "--tts", "none"])
+    listed = set(json.loads((out / "_manifest.json").read_text())["files"])
+    assert {f"data/{p.name}" for p in (out / "data").iterdir()} <= listed
+    assert _rows(out) == json_rows(out / "summary.json") == json_rows(staged / "summary.json")
+
+
+def json_rows(path: Path) -> int:
+    return json.loads(path.read_text())["outputs"]

@@ -37,8 +37,9 @@ def _replace(table: pa.Table, name: str, values: list) -> pa.Table:
 
 
 def test_report_counts_what_a_listener_would_hear_as_wrong(small_dataset, tmp_path):
-    shard = next((small_dataset / "data").glob("*.parquet"))
-    table = pq.read_table(shard)
+    table = pq.read_table(sorted((small_dataset / "data").glob("*.parquet"))[0])
+    # rows with the most response parts first: a planted part never leaves a row without explanation
+    table = table.take(sorted(range(table.num_rows), key=lambda i: -len(table["response"][i])))
     responses = table.column("response").to_pylist()
     questions = table.column("question").to_pylist()
     planted = ["He has seen 48 chimp legs because 48.",  # bare_reason

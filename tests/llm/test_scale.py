@@ -63,7 +63,7 @@ def test_permanent_faults_are_rejects_with_their_reason(tmp_path, gsm8k_path):
                         str(tmp_path / "out"), "--llm", "openai", "--base_url", server.base_url,
                         "--model", "m", "--llm_retries", "1", "--no_cache", "--no_progress"],
                        capture_output=True, check=True)
-    rejects = pq.read_table(tmp_path / "out" / "rejects" / "rejects-00000-of-00001.parquet").to_pylist()
+    rejects = pq.read_table(tmp_path / "out" / "rejects").to_pylist()
     reasons = {name: r["reason"] for r in rejects for name in faults if name in r["record"]}
     assert reasons == {"Weng": "llm_http_error", "Betty": "llm_schema", "Julie": "llm_invalid_json"}
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -82,7 +82,7 @@ def _run_eight(source, output, server, *extra: str) -> tuple[dict, dict, list[di
                     "--llm_retries", "1", "--no_progress", *extra], capture_output=True, check=True)
     summary = json.loads((output / "summary.json").read_text())
     usage = json.loads((output / "llm_usage.json").read_text())
-    rejects = pq.read_table(output / "rejects" / "rejects-00000-of-00001.parquet").to_pylist()
+    rejects = pq.read_table(output / "rejects").to_pylist()
     assert summary["inputs"] == 8 == summary["outputs"] + summary["rejects"]
     return summary, usage, rejects
 
@@ -130,8 +130,8 @@ def test_a_killed_run_resumes_without_asking_again(tmp_path):
         assert asked_again == []
         assert len(server.answered) > len(answered_before)  # the rest was asked for
         _build(tmp_path / "b", server, 60, "--no_cache")  # an uninterrupted run
-    for name in ("train-00000-of-00001.parquet",):
-        assert (tmp_path / "a" / "data" / name).read_bytes() == (tmp_path / "b" / "data" / name).read_bytes()
+    resumed, whole = (sorted((tmp_path / run / "data").glob("train-00000-of-00001-*.parquet")) for run in "ab")
+    assert [p.read_bytes() for p in resumed] == [p.read_bytes() for p in whole] != []
 
 
 def test_structured_output_key_file_and_budgets(tmp_path, monkeypatch):
