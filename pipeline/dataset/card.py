@@ -49,15 +49,15 @@ def card_metadata(summary: dict, schema: pa.Schema, version: str = "") -> dict:
     splits = {name: sizes for name, sizes in summary["splits"].items() if sizes["num_examples"]}
     rejects = summary["rejects_split"]
     licenses = summary["license"] or ["unknown"]
-    configs = [{"config_name": "default", "default": True,
-                "data_files": [{"split": name, "path": shard_glob("data", name, version)} for name in splits]}]
+    data_files = [{"split": name, "path": shard_glob("data", name, version)} for name in splits]
+    configs = [{"config_name": "default", "default": True, "data_files": data_files}]
     info = [{"config_name": "default", "features": _features_yaml(schema),
              "splits": [_split_info(name, sizes) for name, sizes in splits.items()],
              "download_size": sum(sizes["file_bytes"] for sizes in splits.values()),
              "dataset_size": sum(sizes["num_bytes"] for sizes in splits.values())}]
     if rejects["num_examples"]:
-        configs.append({"config_name": "rejects",
-                        "data_files": [{"split": "train", "path": shard_glob("rejects", "rejects", version)}]})
+        rejects_files = [{"split": "train", "path": shard_glob("rejects", "rejects", version)}]
+        configs.append({"config_name": "rejects", "data_files": rejects_files})
         info.append({"config_name": "rejects", "features": _features_yaml(REJECT_SCHEMA),
                      "splits": [_split_info("train", rejects)],
                      "download_size": rejects["file_bytes"], "dataset_size": rejects["num_bytes"]})
@@ -99,7 +99,8 @@ def dataset_card(summary: dict, schema: pa.Schema, version: str = "") -> str:
     rules = "\n".join(f"{number}. {rule}" for number, rule in enumerate(layout["rules"], 1))
     reasons = "\n".join(f"- {reason}: {count}" for reason, count in summary["rejects_by_reason"].items())
     split_lines = "\n".join(f"- `{name}`: {sizes['num_examples']} rows in {sizes['shards']} shard(s) "
-                            f"(`{shard_glob('data', name, version)}`)" for name, sizes in summary["splits"].items())
+                            f"(`{shard_glob('data', name, version)}`)"
+                            for name, sizes in summary["splits"].items())
     config = summary["config"]
     stats = summary["stats"]
     license_text = ", ".join(front["license"]) if isinstance(front["license"], list) else front["license"]

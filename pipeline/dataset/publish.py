@@ -155,11 +155,13 @@ def remove_leftovers(output: str) -> list[str]:
         if globs is None:
             return []
         for _, pattern in globs:
-            named |= {_relative(output, m.path) for m in FileSystems.match([FileSystems.join(output, pattern)])[0]
-                      .metadata_list}
-    leftovers = [f"{part}/{name}" for part in ("data", "rejects") for name in _files(os.path.join(output, part), 1)]
-    leftovers = [name for name in leftovers if SHARD_NAME.fullmatch(name) and name not in named]
-    leftovers += [name for name in (CARD + TEMPORARY, MANIFEST + TEMPORARY) if os.path.exists(os.path.join(output, name))]
+            matches = FileSystems.match([FileSystems.join(output, pattern)])[0].metadata_list
+            named |= {_relative(output, m.path) for m in matches}
+    present = [f"{part}/{name}" for part in ("data", "rejects")
+               for name in _files(os.path.join(output, part), 1)]
+    leftovers = [name for name in present if SHARD_NAME.fullmatch(name) and name not in named]
+    leftovers += [name for name in (CARD + TEMPORARY, MANIFEST + TEMPORARY)
+                  if os.path.exists(os.path.join(output, name))]
     for name in leftovers:
         os.remove(os.path.join(output, name))
     return leftovers

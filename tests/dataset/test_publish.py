@@ -188,10 +188,11 @@ def test_a_publish_killed_at_any_instant_leaves_one_whole_dataset(tmp_path, monk
     import pipeline.cli
 
     old, staged = tmp_path / "old", tmp_path / "staged"
-    run(["--source", "generate:20", "--output", str(old), "--num_shards", "30", "--no_progress", "--tts", "none"])
-    monkeypatch.setattr(pipeline.cli, "publish", lambda staging, _: shutil.copytree(staging, staged))
-    run(["--source", "generate:26", "--output", str(tmp_path / "unused"), "--num_shards", "40", "--no_progress",
+    run(["--source", "generate:20", "--output", str(old), "--num_shards", "30", "--no_progress",
          "--tts", "none"])
+    monkeypatch.setattr(pipeline.cli, "publish", lambda staging, _: shutil.copytree(staging, staged))
+    run(["--source", "generate:26", "--output", str(tmp_path / "unused"), "--num_shards", "40",
+         "--no_progress", "--tts", "none"])
     monkeypatch.undo()
     counts = {json_rows(old / "summary.json"), json_rows(staged / "summary.json")}
     out = tmp_path / "dataset"
@@ -215,7 +216,8 @@ def test_a_publish_killed_at_any_instant_leaves_one_whole_dataset(tmp_path, monk
         child.wait()
         seen.append(_rows(out))  # load_dataset checks the count against the card it read
     assert set(seen) <= counts, seen
-    run(["--source", "generate:26", "--output", str(out), "--num_shards", "40", "--no_progress", "--tts", "none"])
+    run(["--source", "generate:26", "--output", str(out), "--num_shards", "40", "--no_progress",
+         "--tts", "none"])
     listed = set(json.loads((out / "_manifest.json").read_text())["files"])
     assert {f"data/{p.name}" for p in (out / "data").iterdir()} <= listed
     assert _rows(out) == json_rows(out / "summary.json") == json_rows(staged / "summary.json")

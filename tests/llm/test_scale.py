@@ -130,7 +130,8 @@ def test_a_killed_run_resumes_without_asking_again(tmp_path):
         assert asked_again == []
         assert len(server.answered) > len(answered_before)  # the rest was asked for
         _build(tmp_path / "b", server, 60, "--no_cache")  # an uninterrupted run
-    resumed, whole = (sorted((tmp_path / run / "data").glob("train-00000-of-00001-*.parquet")) for run in "ab")
+    resumed, whole = (sorted((tmp_path / name / "data").glob("train-00000-of-00001-*.parquet"))
+                      for name in "ab")
     assert [p.read_bytes() for p in resumed] == [p.read_bytes() for p in whole] != []
 
 
