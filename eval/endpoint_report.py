@@ -27,7 +27,9 @@ import openai
 
 from eval.model_report import bootstrap, median
 from eval.stream_score import FORMAT_ERRORS, category, playback_stalls_at, score_stream
+from pipeline.config import NON_NEGATIVE, POSITIVE_RATE
 from pipeline.dataset.shards import read_rows, shard_files
+from pipeline.remote import openai_client, redact
 from pipeline.tokenizers import Tokenizer, load_tokenizer
 from training.data import is_holdout
 
@@ -35,6 +37,7 @@ SYSTEM = ("You are a voice assistant. Answer the spoken math question aloud, in 
           "a listener can follow, and end with the final answer.")
 COLUMNS = ["id", "source", "metadata", "question", "problem", "answer", "reasoning", "response", "tokenizer",
            "p", "q"]
+CHARACTERS_PER_TOKEN = 16  # far above any tokenizer's: a reply longer than this many per token never ends
 
 
 @dataclass
@@ -68,18 +71,30 @@ def messages_for(row: dict, given: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
 
 
-def ask(client: openai.OpenAI, model: str, messages: list[dict], max_tokens: int) -> Reply:
-    """One streamed request; every content chunk is timed as it arrives."""
+class ReplyCut(Exception):
+    """A streamed reply that went past the item's time or length: the server never ended it."""
+
+
+def ask(client: openai.OpenAI, model: str, messages: list[dict], max_tokens: int, seconds: float) -> Reply:
+    """One streamed request; every content chunk is timed as it arrives. A stream that runs
+    past ``seconds`` or far past ``max_tokens`` is cut (``ReplyCut``); an event without a
+    delta is skipped."""
     reply = Reply()
     start = time.perf_counter()
     stream = client.chat.completions.create(model=model, messages=messages, stream=True,
                                             max_tokens=max_tokens, temperature=0)
     for chunk in stream:
-        if not chunk.choices:
+        if time.perf_counter() - start > seconds:
+            stream.close()
+            raise ReplyCut(f"the reply did not end within {seconds:g} s")
+        if len(reply.text) + len(reply.reasoning) > CHARACTERS_PER_TOKEN * max_tokens:
+            stream.close()
+            raise ReplyCut(f"the reply went on past {max_tokens} tokens")
+        delta = chunk.choices[0].delta if getattr(chunk, "choices", None) else None
+        if delta is None:
             continue
-        delta = chunk.choices[0].delta
         reply.reasoning += getattr(delta, "reasoning_content", None) or ""
-        if delta.content:
+        if isinstance(delta.content, str) and delta.content:
             at = time.perf_counter() - start
             if reply.first_token_seconds is None:
                 reply.first_token_seconds = at
@@ -115,20 +130,24 @@ def score_reply(reply: Reply, row: dict, tokenizer: Tokenizer, speaking_rate: fl
 
 
 def evaluate_endpoint(client: openai.OpenAI, model: str, rows: list[dict], given: str, speaking_rate: float,
-                      max_tokens: int) -> dict:
+                      max_tokens: int, seconds: float = 120.0) -> dict:
+    """Every row's question asked and scored; a request that fails in any way (refused,
+    cut, a malformed event, a reply that is no chat chunk) is that item's failure."""
     tokenizers: dict[str, Tokenizer] = {}
     items = []
     for row in rows:
         tokenizer = tokenizers.setdefault(row["tokenizer"], load_tokenizer(row["tokenizer"]))
         try:
-            reply = ask(client, model, messages_for(row, given), max_tokens)
-        except openai.OpenAIError as error:
+            reply = ask(client, model, messages_for(row, given), max_tokens, seconds)
+        except Exception as error:  # whatever the server sent, one item fails, never the run
+            detail = redact(f"{type(error).__name__}: {error}", client.api_key)[:500]
             items.append({"id": row["id"], "category": category(row), "correct": False, "reasoned": False,
-                          "drift": None,
-                          "format_errors": ["request_failed"], "error": f"{type(error).__name__}: {error}",
+                          "drift": None, "format_errors": ["request_failed"], "error": detail,
                           "first_token_seconds": None, "answer_seconds": None, "stalls": 0,
                           "response_words": 0, "seconds": None})
             continue
+        reply.text = redact(reply.text, client.api_key)
+        reply.reasoning = redact(reply.reasoning, client.api_key)
         items.append(score_reply(reply, row, tokenizer, speaking_rate))
     correct = [item["correct"] for item in items]
     errors = Counter(e for item in items for e in item["format_errors"])
@@ -166,16 +185,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--limit", type=int, help="at most this many rows")
     ap.add_argument("--speaking_rate", type=float, default=3.0, help="reply tokens spoken per second")
     ap.add_argument("--max_tokens", type=int, default=512)
-    ap.add_argument("--timeout", type=float, default=120.0)
-    ap.add_argument("--retries", type=int, default=3, help="retries of a failed request, with backoff")
+    ap.add_argument("--timeout", type=POSITIVE_RATE, default=120.0,
+                    help="seconds an item may take, its whole streamed reply included")
+    ap.add_argument("--retries", type=NON_NEGATIVE, default=3,
+                    help="retries of a failed request, with backoff")
     ap.add_argument("--out", help="write endpoint_report.json here")
     args = ap.parse_args(argv)
     columns = COLUMNS + (["question_audio"] if args.input == "audio" else [])
     rows = [r for r in read_rows(shard_files(args.data), columns) if is_holdout(r["id"], args.holdout)]
     rows = rows[:args.limit] if args.limit else rows
-    client = openai.OpenAI(base_url=args.base_url, api_key=os.environ.get(args.api_key_env) or "none",
-                           timeout=args.timeout, max_retries=args.retries)
-    report = evaluate_endpoint(client, args.model, rows, args.input, args.speaking_rate, args.max_tokens)
+    client = openai_client(args.base_url, os.environ.get(args.api_key_env, ""), args.timeout, args.retries)
+    report = evaluate_endpoint(client, args.model, rows, args.input, args.speaking_rate, args.max_tokens,
+                               args.timeout)
     low, high = report["accuracy_95"]
     print(f"{args.model} ({args.input} input, {report['items']} items): accuracy {report['accuracy']:.1%} "
           f"[{low:.1%}, {high:.1%}], first token {report['first_token_seconds']} s, answer at "

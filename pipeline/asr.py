@@ -9,7 +9,7 @@ import os
 import jiwer
 import openai
 
-from pipeline.remote import ServiceError, openai_client, openai_failure
+from pipeline.remote import ServiceError, openai_client, openai_failure, redact
 from pipeline.text.verbalize import plain_words
 
 
@@ -21,8 +21,8 @@ def word_error_rate(expected: str, heard: str) -> float:
 
 class OpenAITranscriber:
     def __init__(self, base_url: str, model: str, api_key_env: str, timeout: float, retries: int) -> None:
-        self._model = model
-        self._client = openai_client(base_url, os.environ.get(api_key_env, ""), timeout, retries)
+        self._model, self._key = model, os.environ.get(api_key_env, "")
+        self._client = openai_client(base_url, self._key, timeout, retries)
 
     def transcribe(self, audio: bytes, name: str, mime: str) -> str:
         try:
@@ -30,4 +30,4 @@ class OpenAITranscriber:
         except openai.APIError as error:
             reason, detail, _ = openai_failure("asr", error)
             raise ServiceError(f"transcription: {detail}", reason) from None
-        return reply.text
+        return redact(reply.text, self._key)

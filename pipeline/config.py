@@ -149,8 +149,8 @@ class BuildConfig:
     llm_retries: int = option(4, "retries of a request on 429, 5xx, timeouts and dropped connections, with "
                               "exponential backoff and jitter, honouring Retry-After", "llm",
                               parse=NON_NEGATIVE)
-    llm_concurrency: int = option(64, "LLM requests in flight per stage on each worker thread", "llm",
-                                  parse=POSITIVE)
+    llm_concurrency: int = option(64, "LLM requests in flight on each worker thread, all stages together "
+                                  "(a killed run asks again at most these)", "llm", parse=POSITIVE)
     llm_cache_dir: str = ""  # from --cache_dir and --no_cache (``RunOptions``)
     llm_batch: bool = option(False, "send stages 1-2 and the judge through the Batch API (/v1/files, "
                              "/v1/batches; OpenAI, or vLLM's run_batch format) at half the price: the run "

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from collections.abc import Iterator
 
 import aiohttp
+import httpx2
 import openai
 
 MAX_BACKOFF_SECONDS = 30.0
@@ -40,7 +43,54 @@ def openai_client(base_url: str, api_key: str, timeout: float, retries: int,
     if asynchronous:
         return openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout,
                                   max_retries=retries, http_client=openai.DefaultAioHttpClient())
-    return openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=retries)
+    http_client = openai.DefaultHttpx2Client(transport=DeadlineTransport(timeout))
+    return openai.OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=retries,
+                         http_client=http_client)
+
+
+class DeadlineTransport(httpx2.BaseTransport):
+    """Bounds a request until the last byte of its reply's body by ``seconds``: httpx2's
+    read timeout restarts with every byte, so a server trickling its body would hold a
+    worker for ever. (The asynchronous chat call bounds its request with ``asyncio.timeout``.)"""
+
+    def __init__(self, seconds: float) -> None:
+        self._inner, self._seconds = httpx2.HTTPTransport(), seconds
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        give_up = time.monotonic() + self._seconds
+        response = self._inner.handle_request(request)
+        response.stream = _BoundedStream(response.stream, give_up, request)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _BoundedStream(httpx2.SyncByteStream):
+    def __init__(self, stream: httpx2.SyncByteStream, give_up: float, request: httpx2.Request) -> None:
+        self._stream, self._give_up, self._request = stream, give_up, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if time.monotonic() > self._give_up:
+                raise httpx2.ReadTimeout("the reply did not arrive in time", request=self._request)
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+REDACTED = "[redacted]"
+SHORTEST_SECRET = 8  # shorter "keys" ("none", "x") are placeholders, and common words
+
+
+def redact(text: str, *secrets: str) -> str:
+    """``text`` with every secret of ours in it replaced: a server may echo the key it was
+    sent (in an error body, or in a model's reply), and nothing we write may hold it."""
+    for secret in secrets:
+        if secret and len(secret) >= SHORTEST_SECRET:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def retry_after(error: Exception) -> float | None:
@@ -77,7 +127,7 @@ def _refused(error: BaseException) -> bool:
 def openai_failure(service: str, error: Exception) -> tuple[str, str, bool]:
     """(reason, detail, transient) for an error of the ``openai`` client calling ``service``
     (``llm``, ``tts`` or ``asr``)."""
-    if isinstance(error, openai.APITimeoutError) and not _refused(error):
+    if isinstance(error, TimeoutError) or isinstance(error, openai.APITimeoutError) and not _refused(error):
         return f"{service}_{TIMEOUT_KIND[service]}", "the endpoint did not answer in time", True
     if isinstance(error, openai.APIConnectionError):
         return f"{service}_unreachable", f"the endpoint is unreachable: {type(error).__name__}", True

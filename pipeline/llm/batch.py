@@ -30,6 +30,7 @@ import openai
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.llm.cache import ReplyCache
+from pipeline.remote import redact
 
 ENDPOINT = "/v1/chat/completions"
 MAX_LINES = 50_000  # the Batch API's limit of requests per batch
@@ -145,6 +146,8 @@ class BatchRunner:
         reply = chat_reply(response.get("body"))
         if response.get("status_code") != 200 or reply is None:
             return False
+        if reply["content"]:  # a server may echo the key it was sent
+            reply["content"] = redact(reply["content"], self._client.api_key)
         self._replies.put(line["custom_id"], reply)
         return True
 

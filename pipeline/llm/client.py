@@ -15,6 +15,8 @@ import functools
 import json
 import os
 import re
+import time
+import weakref
 from urllib.parse import urlsplit
 
 import jsonschema
@@ -27,7 +29,7 @@ from pipeline.llm.batch import PENDING_REASON, chat_reply, record_request, repli
 from pipeline.llm.cache import ReplyCache, reply_key
 from pipeline.llm.limits import Budget, SharedLimit, Throttle
 from pipeline.reject import Reject
-from pipeline.remote import backoff_seconds, openai_client, openai_failure, retry_after
+from pipeline.remote import backoff_seconds, openai_client, openai_failure, redact, retry_after
 from pipeline.stage import AwaitingStage
 from pipeline.tally import TALLY
 
@@ -36,6 +38,8 @@ _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 _NOT_RETRIED = ("llm_timeout", "llm_unreachable", "llm_http_error", "llm_throttled")
 SAMPLING = {"temperature": 0}
 CHARACTERS_PER_TOKEN = 4  # for the tokens-per-minute budget, before the server counts them
+# The slots of each worker thread's loop, shared by every stage's client on it.
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 @functools.lru_cache(maxsize=64)
@@ -62,11 +66,12 @@ class LLMClient:
         self._throttle = Throttle()
         self._requests, self._tokens = Budget(requests_per_minute), Budget(tokens_per_minute)
         self._shared_limit = shared_limit
+        self._timeout, self._key = timeout, api_key
         self._settings = {"base_url": base_url, "api_key": api_key, "timeout": timeout, "retries": 0,
                           "asynchronous": True}
         self._max_in_flight = max_in_flight
         self._check_seconds = check_seconds
-        self._clients: dict[asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, asyncio.Semaphore]] = {}
+        self._clients: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
         self._batch_dir, self._collect = batch_dir, collect
         self._batch_replies = ReplyCache(replies_folder(batch_dir)) if batch_dir else None
 
@@ -78,17 +83,24 @@ class LLMClient:
         """Close the connections of the running loop's client."""
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            await client[0].close()
+            await client.close()
 
-    def _client(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
-        """The ``AsyncOpenAI`` client of the running loop (its connections belong to that
-        loop) and the slots that cap its requests in flight."""
+    def _client(self) -> openai.AsyncOpenAI:
+        """The ``AsyncOpenAI`` client of the running loop (its connections belong to that loop)."""
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = (openai_client(**self._settings),
-                                            asyncio.Semaphore(self._max_in_flight))
+            client = self._clients[loop] = openai_client(**self._settings)
         return client
+
+    def _slots(self) -> asyncio.Semaphore:
+        """The running loop's slots: a reply holds one from its request until it is stored
+        in the cache or rejected, so a killed run loses at most this many replies."""
+        loop = asyncio.get_running_loop()
+        slots = _SLOTS.get(loop)
+        if slots is None:
+            slots = _SLOTS[loop] = asyncio.Semaphore(self._max_in_flight)
+        return slots
 
     def _body(self, stage: str, messages: list[dict], schema: dict) -> dict:
         """The chat completion request, as sent and as a batch line carries it."""
@@ -98,8 +110,11 @@ class LLMClient:
 
     async def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
         """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
-        transient; the last failure is the reject."""
+        transient; the last failure is the reject. Every attempt and every wait between them
+        fits in ``timeout`` a try: no server can extend it by trickling its reply or asking
+        for a long ``Retry-After``."""
         body = self._body(stage, messages, schema)
+        give_up = time.monotonic() + self._timeout * (self._retries + 1)
         for attempt in range(self._retries + 1):
             if attempt:
                 TALLY.add("llm", "retries")
@@ -113,23 +128,25 @@ class LLMClient:
                     await self._shared_limit.take(tokens)
                 except ConnectionError as error:
                     raise Reject(stage, "llm_rate_limiter_unreachable", str(error)) from None
-            client, slots = self._client()
             try:
-                async with slots:
-                    TALLY.add("llm", "requests")
-                    # the documented call for any endpoint: the client's transport, timeouts and
-                    # errors, without building request and reply models (half the CPU a request)
-                    answer = await client.post("/chat/completions", body=body, cast_to=object)
+                TALLY.add("llm", "requests")
+                # the documented call for any endpoint: the client's transport, timeouts and
+                # errors, without building request and reply models (half the CPU a request)
+                async with asyncio.timeout(max(0.0, min(self._timeout, give_up - time.monotonic()))):
+                    answer = await self._client().post("/chat/completions", body=body, cast_to=object)
                 reply = chat_reply(answer)
                 if reply is None:  # a proxy's HTML page
-                    raise ValueError(f"HTTP 200 but no chat completion: {str(answer)[:120]!r}")
-            except (openai.APIError, ValueError) as error:  # ValueError: a body cut short or not a reply
+                    shown = redact(str(answer), self._key)[:120]
+                    raise ValueError(f"HTTP 200 but no chat completion: {shown!r}")
+            # ValueError: a body cut short or not a reply; TimeoutError: the try's time is up
+            except (openai.APIError, ValueError, TimeoutError) as error:
                 reason, detail, transient = openai_failure("llm", error)
                 self._throttle.ended(succeeded=not transient)  # only overload is a failure here
                 TALLY.add("llm", f"failed_{reason}")
-                if not transient or attempt == self._retries:
+                wait = backoff_seconds(attempt, self._backoff, retry_after(error))
+                if not transient or attempt == self._retries or time.monotonic() + wait >= give_up:
                     raise Reject(stage, reason, detail) from None
-                await asyncio.sleep(backoff_seconds(attempt, self._backoff, retry_after(error)))
+                await asyncio.sleep(wait)
                 continue
             self._throttle.ended(succeeded=True)
             return reply
@@ -163,6 +180,7 @@ class LLMClient:
         TALLY.add("llm", "tokens_out", reply["tokens_out"])
         if reply["refusal"] or not reply["content"]:
             raise Reject(stage, "llm_refusal", "the model gave no content")
+        reply = {**reply, "content": redact(reply["content"], self._key)}  # a server may echo the key
         return reply["content"], (key, reply) if self._cache else None
 
     async def _remember(self, *fresh: tuple | None) -> None:
@@ -195,7 +213,10 @@ class LLMClient:
     async def ask(self, stage: str, prompt: prompts.Prompt, schema: dict, check, **values: str) -> dict:
         """Ask, parse, validate and ``check`` the reply. On a failed check, ask once more
         with the failure fed back; the second failure is the reject."""
-        messages = prompt.messages(**values)
+        async with self._slots():
+            return await self._ask(stage, prompt.messages(**values), schema, check)
+
+    async def _ask(self, stage: str, messages: list[dict], schema: dict, check) -> dict:
         content, first = "", None
         try:
             content, first = await self._chat(stage, messages, schema)

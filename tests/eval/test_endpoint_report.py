@@ -45,3 +45,28 @@ def test_an_unreachable_endpoint_is_a_failed_item_not_a_crash(small_dataset):
                    "--limit", "2", "--timeout", "2", "--retries", "0"])
     assert report["items"] == 2 and report["accuracy"] == 0.0
     assert report["format_errors"]["request_failed"] == 2
+
+
+def test_a_misbehaving_stream_fails_its_item_and_the_key_is_never_written(small_dataset, tmp_path,
+                                                                          monkeypatch):
+    """A malformed event, a stream that never ends, and a 401 or a reply that echoes the
+    key: each is one item's failure or a scored reply, the report is written, and the key
+    is in nothing it holds. An event with a null delta is skipped."""
+    key = "sk-canary-endpoint-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    with OpenAIServer() as server:
+        server.chunk_seconds = 0.01
+        rows = _student(server, small_dataset, wrong=0)[:5]
+        faults = ["malformed", "null_delta", "endless", "http_401_echo", "echo_key"]
+        server.stream_faults = {row["question"]: fault for row, fault in zip(rows, faults, strict=True)}
+        report = main(["--base_url", server.base_url, "--model", "student", "--data", str(small_dataset),
+                       "--limit", "5", "--timeout", "2", "--retries", "0", "--out", str(tmp_path)])
+        assert f"Bearer {key}" in server.authorizations  # the key was sent
+    by_id = {item["id"]: item for item in report["items_detail"]}
+    outcome = {fault: by_id[row["id"]] for row, fault in zip(rows, faults, strict=True)}
+    assert [fault for fault, item in outcome.items() if "request_failed" in item["format_errors"]] == [
+        "malformed", "endless", "http_401_echo"]
+    assert outcome["null_delta"]["correct"] and outcome["echo_key"]["correct"]
+    assert "[redacted]" in outcome["echo_key"]["reply"]
+    assert "timed out" in outcome["endless"]["error"] or "did not end" in outcome["endless"]["error"]
+    assert key not in (tmp_path / "endpoint_report.json").read_text()

@@ -4,9 +4,10 @@ audio-speech APIs.
 Its "model" answers with the rules backend and its "voice" is espeak, so a pipeline run
 against it produces real records and real WAV audio. ``faults`` maps a word of the
 problem to a permanent misbehaviour (invalid JSON, schema-breaking JSON, drifting
-answers, HTTP errors, throttling, bytes that are not audio); ``fault_rate`` makes that
-share of chat requests fail once, transiently (429 with Retry-After, 503, a hang past the
-client's timeout, a truncated body, invalid or schema-breaking JSON), chosen by a hash
+answers, HTTP errors, throttling, bytes that are not audio, a body trickled byte by byte);
+``fault_rate`` makes that share of chat requests fail once, transiently (429 with
+Retry-After, 503, a hang past the client's timeout, a truncated body, invalid or
+schema-breaking JSON), chosen by a hash
 of the request so runs repeat; ``latency`` delays every chat reply; clearing ``open``
 stalls every chat request until it is set again.
 
@@ -107,6 +108,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.student: dict[str, str] = {}
         self.heard: dict[str, str] = {}
         self.chunk_seconds = 0.0
+        self.stream_faults: dict[str, str] = {}  # question -> malformed, null_delta, endless, echo_key...
         self.audio_questions = 0
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
@@ -308,6 +310,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = json.loads(raw)
         if self.path.endswith("/audio/speech"):
+            if any(word in body["input"] for word, mode in server.faults.items() if mode == "tts_trickle"):
+                self._trickle()
+                return
             self._send(*server.speech(body))
             return
         if self.path.endswith("/batches"):
@@ -346,6 +351,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(server, body)
             return
+        if server.fault_of(body["messages"]) == "trickle":
+            self._trickle()
+            return
         fault = server.transient_fault(key, attempt)
         if fault == "hang":
             time.sleep(server.hang_seconds)
@@ -369,6 +377,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
             return
         status, content = server.reply(body["messages"])
+        if word_fault == "echo_key" and status == 200:  # the key, inside the reply's first text
+            value = json.loads(content)
+            first = next(name for name, field in value.items() if isinstance(field, str))
+            value[first] += f" {self._key()}"
+            content = json.dumps(value)
         first_ask = len(body["messages"]) == 2  # a repair request is never broken on purpose
         if fault == "invalid_json" and first_ask:
             content = "Here you go: {not json"
@@ -395,6 +408,31 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+    @staticmethod
+    def _chunk(body: dict, delta: dict | None) -> dict:
+        return {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0,
+                "model": body["model"], "choices": [{"index": 0, "finish_reason": None, "delta": delta}]}
+
+    def _key(self) -> str:
+        """The key the client sent, for a server that echoes it."""
+        return self.headers.get("Authorization", "").removeprefix("Bearer ")
+
+    def _trickle(self) -> None:
+        """A 200 whose body comes a byte every quarter second (each read well inside any
+        read timeout), until the client hangs up or a minute has passed."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "4096")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for _ in range(240):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.25)
+        except OSError:  # the client gave up
+            return
+
     def _stream(self, server: OpenAIServer, body: dict) -> None:
         """The reply of the model under evaluation, as chat.completion.chunk events."""
         content = body["messages"][-1]["content"]
@@ -403,20 +441,34 @@ class _Handler(BaseHTTPRequestHandler):
             server.audio_questions += 1
             content = server.heard.get(hashlib.sha256(base64.b64decode(audio["data"])).hexdigest(), "")
         reply = server.student.get(content, "I am not sure.")
+        fault = server.stream_faults.get(content)
+        if fault == "http_401_echo":
+            self._send(401, json.dumps({"error": {"message": f"bad key {self._key()}"}}).encode(),
+                       "application/json")
+            return
+        if fault == "echo_key":
+            reply = f"{reply} (your key is {self._key()})"
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
         pieces = re.findall(r"\S+\s*", reply)
-        for index, piece in enumerate(pieces):
-            if index:
-                time.sleep(server.chunk_seconds)
-            event = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0,
-                     "model": body["model"], "choices": [{"index": 0, "finish_reason": None,
-                                                          "delta": {"role": "assistant", "content": piece}}]}
-            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-            self.wfile.flush()
+        if fault == "endless":
+            pieces = [piece for _ in range(100_000) for piece in pieces]
+        try:
+            for index, piece in enumerate(pieces):
+                if index:
+                    time.sleep(server.chunk_seconds)
+                if index == 1 and fault == "malformed":
+                    self.wfile.write(b'data: {"choices": [{"delta": {"content": "un\n\n')
+                if index == 1 and fault == "null_delta":
+                    self.wfile.write(f"data: {json.dumps(self._chunk(body, None))}\n\n".encode())
+                chunk = self._chunk(body, {"role": "assistant", "content": piece})
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+        except OSError:  # the client hung up on an endless stream
+            return
         done = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0,
                 "model": body["model"], "choices": [{"index": 0, "finish_reason": "stop", "delta": {}}]}
         self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())

@@ -162,3 +162,34 @@ def test_structured_output_key_file_and_budgets(tmp_path, monkeypatch):
     start = time.monotonic()
     asyncio.run(spend())
     assert time.monotonic() - start >= 0.4
+
+
+@pytest.mark.parametrize("concurrency", [64, 8])
+def test_a_run_killed_at_half_its_replies_asks_again_only_what_was_in_flight(tmp_path, concurrency):
+    """120 replies (60 records, a rewrite and a split each): killed with SIGKILL once 60 are
+    answered, the rerun asks again only for replies that were on their way when it died."""
+    flags = ["--llm_concurrency", str(concurrency), "--judge", "off", "--cache_dir", str(tmp_path / "cache")]
+    with OpenAIServer(latency=0.02) as server:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "--source", "generate:60", "--output", str(tmp_path / "out"),
+             "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--no_progress", *flags],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        while sum(server.answered.values()) < 60:
+            time.sleep(0.002)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        answered_before = set(server.answered)
+        _build(tmp_path / "out", server, 60, *flags)
+    asked_again = [key for key in answered_before if server.seen[key] > 1]
+    assert len(asked_again) <= concurrency, (len(asked_again), len(answered_before))
+
+
+def test_a_reply_trickled_byte_by_byte_is_a_timeout_not_a_hang(tmp_path, gsm8k_path):
+    """A body sent a byte every quarter second never trips a read timeout; the total
+    deadline of a try (``--llm_timeout``, every retry included) ends it."""
+    source = _eight_problems(tmp_path, gsm8k_path)
+    with OpenAIServer({"Weng": "trickle"}) as server:
+        started = time.monotonic()
+        summary, _, rejects = _run_eight(source, tmp_path / "out", server, "--no_cache", "--llm_timeout", "1")
+    assert [(r["reason"], "Weng" in r["record"]) for r in rejects] == [("llm_timeout", True)]
+    assert summary["outputs"] == 7 and time.monotonic() - started < 30

@@ -16,9 +16,9 @@ from pipeline.tts.voice import TTSError, Voice
 from tests.fakes.openai_server import OpenAIServer
 
 
-def _openai_config(base_url: str, retries: int = 2) -> BuildConfig:
+def _openai_config(base_url: str, retries: int = 2, timeout: float = 10) -> BuildConfig:
     return BuildConfig(tts="openai", tts_base_url=base_url, tts_model="tts-test", tts_retries=retries,
-                       tts_timeout=10)
+                       tts_timeout=timeout)
 
 
 def test_openai_speech_returns_samples_and_retries_throttling():
@@ -172,3 +172,12 @@ def test_a_stalled_speech_endpoint_fails_fast_and_the_run_says_so(tmp_path):
     # after UNREACHABLE_LIMIT clips in a row timed out, the rest were not asked for at all
     asked = sum(n for path, n in server.requests.items() if path.endswith("/audio/speech"))
     assert asked < 40 and elapsed < 40
+
+
+def test_a_speech_reply_trickled_byte_by_byte_ends_at_the_timeout():
+    with OpenAIServer({"Natalia": "tts_trickle"}) as server:
+        engine = make_engine(_openai_config(server.base_url, retries=0, timeout=1))
+        started = time.monotonic()
+        with pytest.raises(TTSError) as failed:
+            engine.synthesize("Natalia sold 48 clips.", Voice("alloy", engine="openai"))
+    assert failed.value.reason == "tts_unreachable" and time.monotonic() - started < 3
