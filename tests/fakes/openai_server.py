@@ -391,7 +391,9 @@ class _Handler(BaseHTTPRequestHandler):
             with server._seen_lock:
                 server.answered[key] += 1
         if status != 200:
-            payload = json.dumps({"error": {"message": "injected failure", "type": "server_error"}})
+            # a 401 echoes the key it refused, as some gateways do
+            message = f"invalid key {self._key()}" if status == 401 else "injected failure"
+            payload = json.dumps({"error": {"message": message, "type": "server_error"}})
         else:
             payload = json.dumps({
                 "id": "chatcmpl-test", "object": "chat.completion", "created": 0,
