@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from dataclasses import replace
@@ -24,9 +25,11 @@ from pipeline.beam.progress import close_progress
 from pipeline.beam.sink import write_json, write_text
 from pipeline.config import BuildConfig, RunOptions, options, without_credentials
 from pipeline.dataset.publish import (
+    NoSpace,
     check_writable,
     has_dataset,
     keep_failed,
+    no_space,
     output_lock,
     publish,
     remove_leftovers,
@@ -240,33 +243,46 @@ def run(argv: list[str] | None = None) -> dict:
         projected = project(specs, run_options, config, lambda *args: build(*args)[0])
         print(format_projection(projected))
         return projected
+    # Beam logs a failing step's traceback and then raises it: the raise alone tells it (in
+    # one line where the failure is the user's to fix, such as a full disk)
+    logging.getLogger("apache_beam.runners.common").setLevel(logging.CRITICAL)
     with output_lock(output):
         remove_leftovers(output)
         staging = start_staging(output)
-        started = time.perf_counter()
-        if config.llm_batch_dir:
-            summary, result = build_in_batches(
-                lambda pass_config: build(specs, staging, pass_config, progress), config,
-                batch_client(config), lambda: start_staging(output))
-        else:
-            summary, result = build(specs, staging, config, progress)
-        elapsed = time.perf_counter() - started
-        if run_options.price_tts:
-            summary["totals"]["tts_estimated_cost"] = round(
-                summary["totals"].get("tts_characters", 0) * run_options.price_tts / 1e6, 4)
-            write_json(FileSystems.join(staging, "summary.json"), summary)
-        write_text(FileSystems.join(staging, RECIPE), resolved_recipe(run_options, config))
-        print(format_summary(summary))
-        if "openai" in (config.llm, config.judge):
-            usage = llm_usage(result, run_options.price_in, run_options.price_out)
-            write_json(FileSystems.join(staging, "llm_usage.json"), usage)
-            print("llm: " + ", ".join(f"{name} {value:,}" for name, value in usage.items()))
-        failure = service_failure(summary)
-        if failure and has_dataset(output) and not run_options.replace_on_failure:
-            failed = keep_failed(staging, output)
-            raise SystemExit(f"{failure}; is the service up? {output} is kept as it was; this run's rejects "
-                             f"are in {failed}/rejects (--replace_on_failure replaces the dataset anyway)")
-        publish(staging, output)
+        try:
+            started = time.perf_counter()
+            if config.llm_batch_dir:
+                summary, result = build_in_batches(
+                    lambda pass_config: build(specs, staging, pass_config, progress), config,
+                    batch_client(config), lambda: start_staging(output))
+            else:
+                summary, result = build(specs, staging, config, progress)
+            elapsed = time.perf_counter() - started
+            if run_options.price_tts:
+                summary["totals"]["tts_estimated_cost"] = round(
+                    summary["totals"].get("tts_characters", 0) * run_options.price_tts / 1e6, 4)
+                write_json(FileSystems.join(staging, "summary.json"), summary)
+            write_text(FileSystems.join(staging, RECIPE), resolved_recipe(run_options, config))
+            print(format_summary(summary))
+            if "openai" in (config.llm, config.judge):
+                usage = llm_usage(result, run_options.price_in, run_options.price_out)
+                write_json(FileSystems.join(staging, "llm_usage.json"), usage)
+                print("llm: " + ", ".join(f"{name} {value:,}" for name, value in usage.items()))
+            failure = service_failure(summary)
+            if failure and has_dataset(output) and not run_options.replace_on_failure:
+                failed = keep_failed(staging, output)
+                raise SystemExit(f"{failure}; is the service up? {output} is kept as it was; this run's "
+                                 f"rejects are in {failed}/rejects (--replace_on_failure replaces the "
+                                 "dataset anyway)")
+            publish(staging, output)
+        except Exception as error:
+            if not no_space(error):
+                raise
+            if FileSystems.exists(staging):
+                FileSystems.delete([staging])
+            remove_leftovers(output)
+            why = error if isinstance(error, NoSpace) else "its disk filled up during the build"
+            raise SystemExit(f"--output {output}: {why}; nothing in it was changed") from None
     print(f"wrote {output} in {elapsed:.1f} s")
     if failure:
         raise SystemExit(f"{failure}; is the service up? (the rejects are in {output}/rejects)")

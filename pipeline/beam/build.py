@@ -22,6 +22,7 @@ from pipeline.beam.stage import ApplyStage
 from pipeline.config import TEXT_ONLY, BuildConfig
 from pipeline.dataset.arrow import INTERLEAVING_KEY, REJECT_SCHEMA, record_schema
 from pipeline.dataset.card import dataset_card
+from pipeline.dataset.publish import check_free_space
 from pipeline.dataset.splits import DEFAULT_SPLITS, split_fractions, split_of
 from pipeline.dataset.summary import build_summary, quantiles_by_name, record_stats, record_totals
 from pipeline.sources import SourceSpec
@@ -37,10 +38,16 @@ from pipeline.stages.split import SPLIT
 CHECKS = (DECONTAMINATE,)
 STAGES = (REWRITE, SPLIT, INTERLEAVE, SPEECH)
 REJECT_SHARD_ROWS = 50_000
-# Mean bytes of one finished row (two WAV clips, stored without a codec, and the texts),
-# measured on the first 300 GSM8K train problems with espeak: 271.0 MB of shards for 300
-# rows. Turns --shard_bytes into a row count.
+# Mean bytes of one finished row (two clips and the texts), measured on GSM8K train problems
+# with espeak: 271.0 MB of shards for 300 rows as WAV (stored without a codec), 57.2 MB for
+# 100 as FLAC, 466 kB for 300 without speech. Turns --shard_bytes into a row count, and a
+# build into the disk space it needs.
 ESTIMATED_ROW_BYTES = 903_000
+ROW_BYTES = {"wav": ESTIMATED_ROW_BYTES, "flac": 572_000, "none": 1_600}
+
+
+def row_bytes(config: BuildConfig) -> int:
+    return ROW_BYTES["none" if config.tts == "none" else config.audio_format]
 TEMP_DIR = "_parts"
 
 
@@ -104,8 +111,9 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
     expected_inputs = sum(count_inputs(spec, limit, config.seed) for spec in specs)
     if progress:
         _ = (records, *rejects_by_step) | "Progress" >> Progress(expected_inputs)
+    check_free_space(output, expected_inputs * row_bytes(config))
     if shard_bytes:
-        shard_rows = max(1, shard_bytes // ESTIMATED_ROW_BYTES)
+        shard_rows = max(1, shard_bytes // row_bytes(config))
     fractions = split_fractions(splits)
     shards = {name: shard_count(round(expected_inputs * fraction), shard_rows, num_shards)
               for name, fraction in fractions}

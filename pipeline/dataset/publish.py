@@ -18,11 +18,13 @@ report, the user's own files) is ever touched.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 from contextlib import contextmanager
 
@@ -228,6 +230,35 @@ def output_lock(output: str):
         yield
     finally:
         handle.close()
+
+
+class NoSpace(Exception):
+    """The output's disk cannot take the build: found before it starts, or full during it."""
+
+
+def no_space(error: BaseException) -> bool:
+    """Whether a failure was a full disk (Beam re-raises a worker's ``OSError`` as text)."""
+    while error is not None:
+        if isinstance(error, NoSpace) or getattr(error, "errno", None) == errno.ENOSPC \
+                or f"[Errno {errno.ENOSPC}]" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def check_free_space(folder: str, needed: int) -> None:
+    """Raise ``NoSpace`` before a build that would not fit beside what is on the disk: its
+    shards and the sorted parts they are merged from, about twice the dataset's size."""
+    if "://" in folder:
+        return
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    free = shutil.disk_usage(existing).free
+    if free < 2 * needed:
+        raise NoSpace(f"{free / 1e6:,.0f} MB free on its disk; a build of about {needed / 1e6:,.0f} MB "
+                      f"needs about {2 * needed / 1e6:,.0f} MB (its shards, and the parts they are "
+                      "merged from)")
 
 
 def check_writable(output: str, sources: list[str]) -> None:
