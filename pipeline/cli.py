@@ -28,6 +28,7 @@ from pipeline.dataset.publish import (
     NoSpace,
     check_writable,
     has_dataset,
+    incomplete,
     keep_failed,
     no_space,
     output_lock,
@@ -268,6 +269,10 @@ def run(argv: list[str] | None = None) -> dict:
                 usage = llm_usage(result, run_options.price_in, run_options.price_out)
                 write_json(FileSystems.join(staging, "llm_usage.json"), usage)
                 print("llm: " + ", ".join(f"{name} {value:,}" for name, value in usage.items()))
+            problem = incomplete(staging, summary)
+            if problem:
+                failed = keep_failed(staging, output)
+                raise SystemExit(f"{problem}; {output} is kept as it was, this run's files are in {failed}")
             failure = service_failure(summary)
             if failure and has_dataset(output) and not run_options.replace_on_failure:
                 failed = keep_failed(staging, output)
@@ -343,5 +348,4 @@ def llm_usage(result, price_in: float, price_out: float) -> dict:
 
 
 def main() -> None:
-    summary = run(sys.argv[1:])
-    sys.exit(0 if summary.get("balanced", True) else 1)
+    run(sys.argv[1:])

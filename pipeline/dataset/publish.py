@@ -189,6 +189,26 @@ def publish(staging: str, output: str) -> list[str]:
     return new
 
 
+def incomplete(staging: str, summary: dict) -> str:
+    """What makes a finished build unfit to publish ('' when nothing): inputs that were
+    neither kept nor rejected, or shards that hold other row counts than were counted (a
+    runner that drops elements: Beam's DaskRunner loses what a DoFn emits as its bundle
+    finishes)."""
+    if not summary["balanced"]:
+        lost = summary["inputs"] - summary["outputs"] - summary["rejects"]
+        return (f"inputs {summary['inputs']} != outputs {summary['outputs']} + rejects {summary['rejects']}: "
+                f"{lost} records were lost on the way")
+    counted = {f"data/{part}": split["num_examples"] for part, split in summary["splits"].items()}
+    for prefix, count in {**counted, "rejects/rejects": summary["rejects"]}.items():
+        rows = 0
+        for match in FileSystems.match([FileSystems.join(staging, f"{prefix}-*.parquet")])[0].metadata_list:
+            with FileSystems.open(match.path) as handle:
+                rows += pq.ParquetFile(handle).metadata.num_rows
+        if rows != count:
+            return f"the {prefix}-* shards hold {rows} rows where {count} came through the stages"
+    return ""
+
+
 def has_dataset(output: str) -> bool:
     """Whether the output already holds a dataset of ours."""
     return FileSystems.exists(FileSystems.join(output, MANIFEST)) or bool(previous_files(output))

@@ -225,3 +225,25 @@ def test_a_publish_killed_at_any_instant_leaves_one_whole_dataset(tmp_path, monk
 
 def json_rows(path: Path) -> int:
     return json.loads(path.read_text())["outputs"]
+
+
+def test_a_build_whose_shards_lost_rows_is_not_published(tmp_path, monkeypatch):
+    """A runner that drops elements (Beam's DaskRunner loses what a DoFn emits as its bundle
+    finishes) gives shards short of the rows counted: the run exits with one line, the
+    previous dataset stays, and the build is set aside."""
+    import pyarrow.parquet as pq
+
+    import pipeline.beam.sink
+
+    output = tmp_path / "out"
+    run(["--source", "generate:12", "--output", str(output), "--no_progress", "--tts", "none"])
+    before = _snapshot(output)
+    write = pipeline.beam.sink.write_parquet
+    monkeypatch.setattr(pipeline.beam.sink, "write_parquet",
+                        lambda table, path: write(table.slice(0, 0) if "/data/" in path else table, path))
+    with pytest.raises(SystemExit) as refused:
+        run(["--source", "generate:20", "--output", str(output), "--no_progress", "--tts", "none"])
+    assert "shards hold 0 rows where 20 came through" in str(refused.value)
+    assert _snapshot(output) == before
+    failed = tmp_path / "out.failed"
+    assert sum(pq.read_metadata(p).num_rows for p in (failed / "data").glob("*.parquet")) == 0
