@@ -373,6 +373,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, b'{"error": {"message": "busy", "type": "server_error"}}', "application/json")
             return
         word_fault = server.fault_of(body["messages"])
+        if word_fault and word_fault.startswith("retry_after_"):  # a 429 asking for a long or endless wait
+            self._send(429, b'{"error": {"message": "slow down", "type": "rate_limit"}}', "application/json",
+                       {"Retry-After": word_fault.removeprefix("retry_after_")})
+            return
         if word_fault == "html_page" or (word_fault == "html_page_once" and attempt == 1):
             self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
             return

@@ -19,7 +19,7 @@ from tests.fakes.rate_limit_server import RateLimitServer
 
 def test_a_stage_keeps_exactly_its_cap_of_requests_in_flight():
     records = [generated_record(1, i) for i in range(60)]
-    with OpenAIServer(latency=0.05) as server:
+    with OpenAIServer(latency=0.2) as server:  # long enough for all 8 to overlap on a busy machine
         config = BuildConfig(llm="openai", llm_base_url=server.base_url, llm_model="m", llm_concurrency=8)
         with beam.Pipeline() as pipeline:
             passed, rejected = (pipeline | beam.Create(records)

@@ -193,3 +193,16 @@ def test_a_reply_trickled_byte_by_byte_is_a_timeout_not_a_hang(tmp_path, gsm8k_p
         summary, _, rejects = _run_eight(source, tmp_path / "out", server, "--no_cache", "--llm_timeout", "1")
     assert [(r["reason"], "Weng" in r["record"]) for r in rejects] == [("llm_timeout", True)]
     assert summary["outputs"] == 7 and time.monotonic() - started < 30
+
+
+def test_a_long_or_endless_retry_after_never_holds_the_run(tmp_path, gsm8k_path):
+    """``Retry-After: 100`` and ``Retry-After: inf`` from a real server: the wait is capped and
+    counted against the request's deadline, so both problems are throttled rejects in seconds."""
+    source = _eight_problems(tmp_path, gsm8k_path)
+    with OpenAIServer({"Weng": "retry_after_100", "Betty": "retry_after_inf"}) as server:
+        started = time.monotonic()
+        summary, _, rejects = _run_eight(source, tmp_path / "out", server, "--no_cache", "--llm_timeout", "2",
+                                         "--llm_retries", "3")
+    assert [r["reason"] for r in rejects] == ["llm_throttled", "llm_throttled"]
+    assert all(any(name in r["record"] for r in rejects) for name in ("Weng", "Betty"))
+    assert summary["outputs"] == 6 and time.monotonic() - started < 30

@@ -64,6 +64,8 @@ def test_a_build_with_speech_faults_loses_nothing(tmp_path, gsm8k_path):
                        "--tts_retries", "1", "--voices", "alloy,echo"])
     assert summary["inputs"] == 8 == summary["outputs"] + summary["rejects"]
     assert summary["rejects_by_reason"] == {"speech/tts_bad_audio": 1, "speech/tts_http_error": 1}
+    details = pq.read_table(tmp_path / "out" / "rejects", columns=["detail"])["detail"].to_pylist()
+    assert not any("object at 0x" in detail for detail in details)  # rejects repeat exactly between runs
     rows = [row for path in (tmp_path / "out" / "data").glob("*.parquet")
             for row in pq.read_table(path).to_pylist()]
     assert len(rows) == 6
