@@ -6,12 +6,9 @@ The app's own flags are parsed here; every other flag (``--runner``,
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 import time
-from dataclasses import replace
 from urllib.parse import urlsplit
 
 import apache_beam as beam
@@ -23,7 +20,7 @@ from pipeline.beam.build import build_pipeline
 from pipeline.beam.loopback import serve_on_loopback
 from pipeline.beam.progress import close_progress
 from pipeline.beam.sink import write_json, write_text
-from pipeline.config import BuildConfig, RunOptions, options, without_credentials
+from pipeline.config import BuildConfig, RunOptions
 from pipeline.dataset.publish import (
     NoSpace,
     check_writable,
@@ -38,6 +35,7 @@ from pipeline.dataset.publish import (
 )
 from pipeline.dataset.summary import format_summary
 from pipeline.dry_run import format_projection, project
+from pipeline.flags import RECIPE, resolve, resolved_recipe
 from pipeline.llm.batch import build_in_batches
 from pipeline.llm.client import batch_client
 from pipeline.remote import SERVICE_KINDS
@@ -51,136 +49,7 @@ from pipeline.tokenizers import load_tokenizer
 # failed on a service, not on its data.
 SERVICE_REASONS = {f"{service}_{kind}" for service in ("llm", "tts", "asr")
                    for kind in (*SERVICE_KINDS, "http_error")} | {"llm_rate_limiter_unreachable"}
-GROUPS = {"sources": "sources", "output": "output", "build": "the whole build", "rewrite": "stage 1, rewrite",
-          "split": "stage 2, split", "llm": "the LLM endpoint (stages 1-2, judge)",
-          "interleave": "stage 3, interleave", "speech": "stage 4, speech"}
-RECIPE = "recipe.yaml"
 GLOB_CHARACTERS = "*?[]{}"
-
-
-def _argument_type(parse):
-    """argparse's ``type``: a parser's ValueError becomes a one-line usage error."""
-    if parse in (int, float, None):
-        return parse
-
-    def typed(text: str):
-        try:
-            return parse(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-    typed.__name__ = parse.__name__
-    return typed
-
-
-def _flag(f, how) -> str:
-    return how.flag or f.name
-
-
-def _is_switch(f) -> bool:
-    return f.type in (bool, "bool")
-
-
-def parser() -> argparse.ArgumentParser:
-    """Every setting of ``RunOptions`` and ``BuildConfig`` as a flag, grouped by stage; only
-    the flags given are set (the rest come from ``--config`` or the defaults)."""
-    ap = argparse.ArgumentParser(
-        prog="python -m pipeline", argument_default=argparse.SUPPRESS,
-        description="Turn written math problems into thinking-in-speaking training data "
-                    "(spoken question, silent reasoning, interleaved response, speech). "
-                    "Flags not listed here are Beam pipeline options (--runner, ...).",
-    )
-    ap.add_argument("--config", metavar=RECIPE,
-                    help="a YAML build recipe: any flag below as a key (without --); flags given here "
-                         f"override it; the resolved recipe of every run is written as OUTPUT/{RECIPE}")
-    groups = {name: ap.add_argument_group(title) for name, title in GROUPS.items()}
-    for cls in (RunOptions, BuildConfig):
-        for f, how in options(cls):
-            shown = f.default if not isinstance(f.default, tuple) else ",".join(f.default)
-            help_text = how.help + (f" (default {shown})" if shown not in ("", None, False, 0) else "")
-            kwargs = {"dest": f.name, "help": help_text, "metavar": how.metavar or _flag(f, how).upper()}
-            if _is_switch(f):
-                kwargs["action"] = "store_true"
-                kwargs.pop("metavar")
-            elif how.many == "append":
-                kwargs["action"] = "append"
-            elif how.many == "+":
-                kwargs["nargs"] = "+"
-            if how.choices:
-                kwargs["choices"] = list(how.choices)
-            if how.parse and not how.many:
-                kwargs["type"] = _argument_type(how.parse)
-            groups[how.group].add_argument(f"--{_flag(f, how)}", **kwargs)
-    return ap
-
-
-def read_recipe(path: str) -> dict:
-    """A YAML build recipe as settings by field name; each value is checked as its flag's
-    would be, and an unknown key is an error that names the known ones."""
-    import yaml
-
-    try:
-        with FileSystems.open(path) as handle:
-            recipe = yaml.safe_load(handle.read()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise SystemExit(f"--config {path}: {error}") from None
-    if not isinstance(recipe, dict):
-        raise SystemExit(f"--config {path}: a recipe is a mapping of flag names to values")
-    known = {_flag(f, how): (f, how) for cls in (RunOptions, BuildConfig) for f, how in options(cls)}
-    settings = {}
-    for key, value in recipe.items():
-        if key not in known:
-            raise SystemExit(f"--config {path}: unknown key {key!r}; the keys are the flags of "
-                             f"python -m pipeline --help: {', '.join(sorted(known))}")
-        f, how = known[key]
-        if isinstance(f.default, tuple):  # a list: a YAML list, or one value as its flag takes it
-            if isinstance(value, list):
-                settings[f.name] = tuple(str(v) for v in value)
-            else:
-                settings[f.name] = how.parse(str(value)) if how.parse else (str(value),)
-            continue
-        if isinstance(value, bool) != _is_switch(f) or isinstance(value, (list, dict)):
-            wanted = "true or false" if _is_switch(f) else "one value"
-            raise SystemExit(f"--config {path}: {key} takes {wanted}, got {value!r}")
-        if how.choices and value not in how.choices:
-            raise SystemExit(f"--config {path}: {key} is one of {', '.join(how.choices)}, got {value!r}")
-        try:
-            settings[f.name] = how.parse(str(value)) if how.parse and value is not None else value
-        except ValueError as error:
-            raise SystemExit(f"--config {path}: {key}: {error}") from None
-    return settings
-
-
-def resolve(argv: list[str] | None) -> tuple[RunOptions, BuildConfig, list[str]]:
-    """The run's settings: defaults, then the recipe, then the flags given; and Beam's flags."""
-    given, beam_args = parser().parse_known_args(argv)
-    settings = vars(given)
-    recipe = settings.pop("config", None)
-    settings = {**(read_recipe(recipe) if recipe else {}), **settings}
-    settings = {name: tuple(value) if isinstance(value, list) else value for name, value in settings.items()}
-    run_names = {f.name for f, _ in options(RunOptions)}
-    run_options = RunOptions(**{k: v for k, v in settings.items() if k in run_names})
-    if not run_options.output:
-        raise SystemExit("--output is required (a flag, or output: in the --config recipe)")
-    config = BuildConfig(**{k: v for k, v in settings.items() if k not in run_names})
-    remote = "openai" in (config.llm, config.judge)
-    llm_cache_dir = "" if run_options.no_cache or not remote else (
-        run_options.cache_dir or FileSystems.join(run_options.output, "llm_cache"))
-    llm_batch_dir = FileSystems.join(run_options.output, "llm_batch") if config.llm_batch and remote else ""
-    return run_options, replace(config, llm_cache_dir=llm_cache_dir, llm_batch_dir=llm_batch_dir), beam_args
-
-
-def resolved_recipe(run_options: RunOptions, config: BuildConfig) -> str:
-    """Every setting of the run as a recipe (flag names, YAML), to rerun it with ``--config``;
-    a URL keeps no password or query, as in ``summary.json``."""
-    import yaml
-
-    recipe = {}
-    for settings in (run_options, config):
-        for f, how in options(type(settings)):
-            value = getattr(settings, f.name)
-            value = without_credentials(value) if isinstance(value, str) else value
-            recipe[_flag(f, how)] = list(value) if isinstance(value, tuple) else value
-    return yaml.safe_dump(recipe, sort_keys=False)
 
 
 def _all_on_this_machine(beam_args: list[str]) -> bool:
@@ -198,7 +67,11 @@ def _local(beam_args: list[str]) -> bool:
 
 
 def run(argv: list[str] | None = None) -> dict:
-    run_options, config, beam_args = resolve(argv)
+    return build_dataset(*resolve(argv))
+
+
+def build_dataset(run_options: RunOptions, config: BuildConfig, beam_args: list[str]) -> dict:
+    """Check the sources and services, build into the staging folder, then publish."""
     output = run_options.output
     if any(character in output for character in GLOB_CHARACTERS):
         raise SystemExit(f"--output {output!r} has a glob character ({GLOB_CHARACTERS}): name one folder")
@@ -347,5 +220,3 @@ def llm_usage(result, price_in: float, price_out: float) -> dict:
     return dict(sorted(usage.items()))
 
 
-def main() -> None:
-    run(sys.argv[1:])

@@ -116,7 +116,7 @@ def test_a_bad_recipe_is_a_one_line_error(tmp_path, recipe, message):
 
 
 def test_the_written_recipe_keeps_no_password():
-    from pipeline.cli import resolve, resolved_recipe
+    from pipeline.flags import resolve, resolved_recipe
 
     run_options, config, _ = resolve(["--output", "out", "--llm", "openai", "--model", "m",
                                       "--base_url", "http://user:secret@host:8000/v1?token=abc"])
@@ -132,3 +132,26 @@ def test_credentials_in_an_endpoint_url_are_refused_at_once(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--base_url" in result.stderr and "pw" not in result.stderr
     assert time.monotonic() - started < 60 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--limt", "5"], "unknown flag --limt (did you mean --limit?)"),
+    (["--ouput", "x"], "unknown flag --ouput (did you mean --output?)"),
+    (["--tts", "espek"], "argument --tts: invalid choice: 'espek'"),
+    (["--direct_num_workrs", "2"], "unknown flag --direct_num_workrs (did you mean --direct_num_workers?)"),
+])
+def test_a_mistyped_flag_is_one_line_naming_it_and_nothing_is_built(tmp_path, flags, message):
+    """Beam ignores a flag it does not know (``--limt 5`` would build the whole source)."""
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--source", "generate:4", "--output",
+                             str(tmp_path / "out"), *flags], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_beam_flags_pass_through():
+    from pipeline.flags import resolve
+
+    _, _, beam_args = resolve(["--output", "out", "--runner", "DirectRunner", "--direct_num_workers=2",
+                               "--direct_running_mode", "multi_processing"])
+    assert beam_args == ["--runner", "DirectRunner", "--direct_num_workers=2", "--direct_running_mode",
+                         "multi_processing"]
