@@ -15,6 +15,11 @@ import yaml
 
 import schemas
 from pipeline.dataset.arrow import INTERLEAVING_KEY, REJECT_SCHEMA, has_audio
+from pipeline.sources import CITATIONS, public_source
+
+# The method this data is made for (the paper's own dataset was never published).
+METHOD = ("miniomnireasoner2025", "Mini-Omni-Reasoner: Token-Level Thinking-in-Speaking in Large Speech "
+          "Models", "", "arXiv:2508.15827", 2025)
 
 # The Hub's size buckets: (upper bound, label).
 SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
@@ -30,6 +35,19 @@ def _features_yaml(schema: pa.Schema) -> list:
     import datasets
 
     return datasets.Features.from_arrow_schema(schema)._to_yaml_list()
+
+
+def bibtex(key: str, title: str, author: str, venue: str, year: int) -> str:
+    by = f"  author={{{author} and others}},\n" if author else ""
+    return f"@misc{{{key},\n  title={{{title}}},\n{by}  note={{{venue}}},\n  year={{{year}}}\n}}"
+
+
+def _public_tokenizer(name: str) -> str:
+    """A tokenizer as the card names it: a local file by its base name, not its path."""
+    kind, _, location = name.partition(":")
+    if kind == "hf" and location.startswith(("/", ".", "~")):
+        return f"hf:{location.rstrip('/').rsplit('/', 1)[-1]}"
+    return name
 
 
 def _split_info(name: str, sizes: dict) -> dict:
@@ -61,6 +79,8 @@ def card_metadata(summary: dict, schema: pa.Schema, version: str = "") -> dict:
         info.append({"config_name": "rejects", "features": _features_yaml(REJECT_SCHEMA),
                      "splits": [_split_info("train", rejects)],
                      "download_size": rejects["file_bytes"], "dataset_size": rejects["num_bytes"]})
+    layout = json.loads(schema.metadata[INTERLEAVING_KEY.encode()])
+    layout["tokenizer"] = _public_tokenizer(layout["tokenizer"])
     return {
         "pretty_name": "Spoken math problems for thinking-in-speaking",
         "license": licenses[0] if len(licenses) == 1 else licenses,
@@ -71,7 +91,7 @@ def card_metadata(summary: dict, schema: pa.Schema, version: str = "") -> dict:
         "tags": ["math", "speech", "reasoning", "thinking-in-speaking", "synthetic"],
         "configs": configs,
         "dataset_info": info,
-        INTERLEAVING_KEY: json.loads(schema.metadata[INTERLEAVING_KEY.encode()]),
+        INTERLEAVING_KEY: layout,
     }
 
 
@@ -107,9 +127,20 @@ def dataset_card(summary: dict, schema: pa.Schema, version: str = "") -> str:
     if has_audio(schema.names):
         speech = f"`{config['tts']}` speech"
         audio_help = AUDIO_HELP
+        speech_limit = (f"Synthetic speech (`{config['tts']}`): one voice per clip, clean audio, no noise "
+                        "and no disfluencies; a model trained only on it may hear real speakers less well.")
     else:
         speech = "no speech (a text-only build, `--tts none`: every column but the audio)"
         audio_help = ""
+        speech_limit = "No speech: a text-only build; a model that hears or speaks needs a build with clips."
+
+    kinds = sorted({source.partition(":")[0] for source in summary["source"].split(" + ")})
+    citations = "\n\n".join(bibtex(*CITATIONS[kind]) for kind in kinds if kind in CITATIONS)
+    sources_cited = (f"and the datasets its problems come from:\n\n```bibtex\n{citations}\n```"
+                     if citations else "(its problems come from no published dataset: "
+                     f"{', '.join(kinds)})")
+    rejects_loading = ('rejects = datasets.load_dataset("PATH/TO/THIS/FOLDER", "rejects", split="train")'
+                       if summary["rejects"] else "# no rejects in this build, so no rejects config")
 
     def median(name: str) -> str:
         return f"{stats[name]['median']:.2f}" if name in stats else "n/a"
@@ -125,7 +156,7 @@ reasoning stream, a short spoken response whose sentences each wait for the reas
 step they depend on, and both streams interleaved at token level in cycles of
 {layout['p']} response tokens then {layout['q']} reasoning tokens.
 
-Built from `{summary['source']}` with seed {config['seed']}, the `{config['llm']}` text
+Built from `{public_source(summary['source'])}` with seed {config['seed']}, the `{config['llm']}` text
 backend, {speech} and the `{layout['tokenizer']}` tokenizer
 ({layout['tokenizer_version']}).
 
@@ -172,6 +203,34 @@ without this toolkit:
 ```python
 import datasets
 ds = datasets.load_dataset("PATH/TO/THIS/FOLDER")            # train and any other splits
-rejects = datasets.load_dataset("PATH/TO/THIS/FOLDER", "rejects", split="train")
+{rejects_loading}
 ```
-{audio_help}"""
+{audio_help}
+## Uses
+
+Training and evaluating speech models that reason silently while they speak: the
+`interleaved_ids` target (with the two audio columns for a speech model), the `tbs` or
+`direct` layouts rebuilt from `reasoning` and `response` for comparison, and the rejects as
+hard cases for the pipeline itself. It is not a benchmark: the questions are rewritten from
+public training sets, so a model trained on it must be tested on other problems.
+
+## Limitations
+
+- {speech_limit}
+- The spoken responses and reasoning are written by rules or by an LLM from the source's own
+  solution, and checked by rules (anticipation drift, answers, what a listener hears), not
+  by people: a kept row can still word a step oddly.
+- English only; math word problems only; the answer check compares final numbers and
+  expressions, not every intermediate step.
+- The licenses of the sources hold for the problems: check them before using a build.
+
+## Citation
+
+Cite the method this data is made for,
+
+```bibtex
+{bibtex(*METHOD)}
+```
+
+{sources_cited}
+"""

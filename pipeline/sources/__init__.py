@@ -30,6 +30,20 @@ KINDS = ("generate", *FORMATS, GENERIC)
 LICENSES = {"generate": "apache-2.0", "gsm8k": "mit", "math": "mit", "aqua": "apache-2.0", "orca": "mit",
             "metamath": "mit"}
 UNKNOWN_LICENSE = "unknown"
+# The public dataset a source kind names, as its card cites it:
+# (BibTeX key, title, first author, where it appeared, year).
+CITATIONS = {
+    "gsm8k": ("cobbe2021gsm8k", "Training Verifiers to Solve Math Word Problems", "Cobbe, Karl",
+              "arXiv:2110.14168", 2021),
+    "math": ("hendrycks2021math", "Measuring Mathematical Problem Solving With the MATH Dataset",
+             "Hendrycks, Dan", "arXiv:2103.03874", 2021),
+    "aqua": ("ling2017aqua", "Program Induction by Rationale Generation: Learning to Solve and Explain "
+             "Algebraic Word Problems", "Ling, Wang", "ACL 2017", 2017),
+    "orca": ("mitra2024orcamath", "Orca-Math: Unlocking the potential of SLMs in Grade School Math",
+             "Mitra, Arindam", "arXiv:2402.14830", 2024),
+    "metamath": ("yu2023metamath", "MetaMath: Bootstrap Your Own Mathematical Questions for Large "
+                 "Language Models", "Yu, Longhui", "arXiv:2309.12284", 2023),
+}
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,19 @@ def source_licenses(specs: list[SourceSpec], given: str = "") -> list[str]:
     if given:
         return [given]
     return sorted({LICENSES.get(spec.kind, UNKNOWN_LICENSE) for spec in specs})
+
+
+def public_source(label: str) -> str:
+    """A run's sources as a card may show them: each file named by its base name, never by
+    the path it had on the building machine."""
+    shown = []
+    for source in label.split(" + "):
+        kind, _, location = source.partition(":")
+        location, _, query = location.partition("?")
+        if kind != "generate" and not location.startswith(HUB_PREFIX):
+            location = location.rstrip("/").rsplit("/", 1)[-1]
+        shown.append(f"{kind}:{location}" + (f"?{query}" if query else ""))
+    return " + ".join(shown)
 
 
 def check_sources(specs: list[SourceSpec]) -> None:

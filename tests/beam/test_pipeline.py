@@ -115,6 +115,21 @@ def test_the_card_is_complete_and_every_config_loads_without_a_warning(gsm8k_bui
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
     assert rows.num_rows == summary["outputs"] and rejects.num_rows == 5
     assert set(rejects.column_names) >= {"stage", "reason", "detail"}
+    text = (output / "README.md").read_text()
+    assert str(output.parent) not in text and "gsm8k:train.jsonl" in text  # no path of this machine
+    assert all(f"\n## {section}\n" in text for section in ("Uses", "Limitations", "Citation"))
+    assert "arXiv:2508.15827" in text and "arXiv:2110.14168" in text  # the method and GSM8K
+
+
+def test_a_build_without_rejects_has_no_rejects_config_and_its_card_says_so(tmp_path):
+    from huggingface_hub import DatasetCard
+
+    from pipeline.cli import run
+
+    run(["--source", "generate:6", "--output", str(tmp_path), "--tts", "none", "--no_progress"])
+    card = DatasetCard.load(tmp_path / "README.md")
+    assert [config["config_name"] for config in card.data.to_dict()["configs"]] == ["default"]
+    assert "no rejects in this build, so no rejects config" in card.text
 
 
 def test_splits_are_chosen_by_id_and_load_as_splits(tmp_path, caplog):
