@@ -43,7 +43,7 @@ def options(cls) -> list[tuple[Field, Option]]:
 
 def _at_least(low: float, kind: type = int) -> Callable[[str], object]:
     """A parser of a number of ``kind`` no smaller than ``low``, refused with a one-line
-    message (``--llm_concurrency 0`` would wait forever, ``--shard_rows 0`` would divide by zero)."""
+    message (``--llm_concurrency 0`` would wait forever, ``--p 0`` would never speak)."""
     def parse(text: str):
         try:
             value = kind(text)
@@ -95,11 +95,11 @@ class RunOptions:
                                     metavar="NAME=COLUMN")
     limit: int | None = option(None, "read at most N rows of each source file", "sources", parse=POSITIVE)
     output: str = option("", "output folder (local, gs://, s3://); required", "output")
-    shard_rows: int = option(250, "shard size: ceil(inputs / shard_rows) shards, so at most about this many "
-                             "rows each", "output", parse=POSITIVE)
-    shard_bytes: int = option(0, "target shard size instead of --shard_rows, e.g. 500MB (estimated from the "
-                              "mean row size measured on GSM8K with espeak)", "output", parse=byte_size,
-                              metavar="SIZE")
+    shard_rows: int = option(0, "at most about this many rows a shard (ceil(inputs / shard_rows) shards) "
+                             "instead of --shard_bytes; 0: from --shard_bytes", "output", parse=NON_NEGATIVE)
+    shard_bytes: int = option(500_000_000, "target shard size, the Hub's convention (rows a shard from the "
+                              "mean row size measured on GSM8K: with WAV, FLAC or no speech)", "output",
+                              parse=byte_size, metavar="SIZE")
     num_shards: int = option(0, "a fixed number of output shards instead of --shard_rows", "output",
                              parse=NON_NEGATIVE)
     splits: str = option(DEFAULT_SPLITS, "output splits and their shares, chosen by a hash of each record's "

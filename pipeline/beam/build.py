@@ -87,8 +87,8 @@ def _applied(records, stages, config: BuildConfig, rejects: list):
 
 
 def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_label: str, output: str,
-                   config: BuildConfig, limit: int | None = None, shard_rows: int = 250,
-                   num_shards: int = 0, generic: SourceFormat | None = None, shard_bytes: int = 0,
+                   config: BuildConfig, limit: int | None = None, shard_rows: int = 0,
+                   num_shards: int = 0, generic: SourceFormat | None = None, shard_bytes: int = 500_000_000,
                    progress: bool = False, splits: str = DEFAULT_SPLITS,
                    license_ids: list[str] | None = None):
     """Add every step to ``pipeline``; returns the finished records and all rejects."""
@@ -112,7 +112,7 @@ def build_pipeline(pipeline: beam.Pipeline, specs: list[SourceSpec], source_labe
     if progress:
         _ = (records, *rejects_by_step) | "Progress" >> Progress(expected_inputs)
     check_free_space(output, expected_inputs * row_bytes(config))
-    if shard_bytes:
+    if not shard_rows:
         shard_rows = max(1, shard_bytes // row_bytes(config))
     fractions = split_fractions(splits)
     shards = {name: shard_count(round(expected_inputs * fraction), shard_rows, num_shards)

@@ -89,7 +89,7 @@ def test_binary_parquet_cells_are_text_or_wrong_type(tmp_path):
     (["--source", "gsm8k:{tmp}/broken.parquet"], "not a readable Parquet file"),
     (["--output", "{tmp}/*"], "glob character"),
     (["--llm_concurrency", "0"], "smallest allowed value"),
-    (["--shard_rows", "0"], "smallest allowed value"),
+    (["--shard_rows", "-1"], "smallest allowed value"),
     (["--num_shards", "-2"], "smallest allowed value"),
     (["--question_rate", "0"], "smallest allowed value"),
     (["--llm_retries", "-1"], "smallest allowed value"),
