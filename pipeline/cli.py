@@ -48,7 +48,8 @@ from pipeline.tokenizers import load_tokenizer
 # A run whose every record failed with these (an endpoint down, throttled, refusing the key)
 # failed on a service, not on its data.
 SERVICE_REASONS = {f"{service}_{kind}" for service in ("llm", "tts", "asr")
-                   for kind in (*SERVICE_KINDS, "http_error")} | {"llm_rate_limiter_unreachable"}
+                   for kind in (*SERVICE_KINDS, "http_error")} | {
+    "llm_rate_limiter_unreachable", "llm_batch_failed", "llm_batch_pending"}
 GLOB_CHARACTERS = "*?[]{}"
 
 

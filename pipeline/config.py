@@ -157,6 +157,9 @@ class BuildConfig:
                              "waits for each batch, and a killed run resumes its batches by id", "llm")
     llm_batch_poll: float = option(30.0, "seconds between polls of a running batch", "llm",
                                    parse=POSITIVE_RATE)
+    llm_batch_fallback: str = option("none", "what a request no batch could answer becomes: none (the reject "
+                                     "llm_batch_failed, with the service's error) or live (asked live, at "
+                                     "the live price)", "llm", choices=("none", "live"))
     llm_batch_dir: str = ""  # OUTPUT/llm_batch: batches submitted, requests pending, replies
     llm_batch_collect: bool = False  # set by the CLI on the passes that gather a batch
     llm_api_key_file: str = option("", "a file holding the API key instead of --api_key_env (local, gs://...)",

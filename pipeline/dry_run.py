@@ -25,6 +25,9 @@ from pipeline.tokenizers import load_tokenizer
 from pipeline.tts import REMOTE_ENGINES
 
 SAMPLE = 200
+# What the Batch API charges against live calls (OpenAI's: half); --price_in and
+# --price_out are the live prices.
+BATCH_PRICE = 0.5
 
 
 def cpu_seconds() -> float:
@@ -97,8 +100,9 @@ def project(specs: list[SourceSpec], run_options: RunOptions, config: BuildConfi
         "core_hours": round(cpu * scale / 3600, 6),
         "output_bytes": round(file_bytes * scale),
     }
-    cost = (projected["llm_tokens_in"] * run_options.price_in
-            + projected["llm_tokens_out"] * run_options.price_out
+    llm_price = BATCH_PRICE if config.llm_batch else 1.0
+    cost = (llm_price * (projected["llm_tokens_in"] * run_options.price_in
+                         + projected["llm_tokens_out"] * run_options.price_out)
             + projected["tts_characters"] * run_options.price_tts) / 1e6
     cost += projected["core_hours"] * run_options.price_core_hour
     if cost:

@@ -40,3 +40,14 @@ def test_dry_run_counts_the_prompts_an_llm_run_would_send(gsm8k_path, tmp_path):
     per_row_in = projected["llm_tokens_in"] / projected["rows"]
     per_row_out = projected["llm_tokens_out"] / projected["rows"]
     assert 600 < per_row_in < 3000 and 50 < per_row_out < 1000
+
+
+def test_dry_run_prices_batch_mode_at_the_batch_price(gsm8k_path, tmp_path):
+    from pipeline.dry_run import BATCH_PRICE
+
+    flags = ["--source", f"gsm8k:{gsm8k_path}?limit=12", "--output", str(tmp_path / "out"), "--dry_run",
+             "--no_progress", "--llm", "openai", "--base_url", "http://127.0.0.1:9/v1", "--model", "m",
+             "--tts", "none", "--price_in", "2000", "--price_out", "8000"]  # LLM tokens are all it prices
+    live, batch = run(flags), run([*flags, "--llm_batch"])
+    assert batch["llm_tokens_in"] == live["llm_tokens_in"] and live["estimated_cost"] > 10
+    assert abs(batch["estimated_cost"] - BATCH_PRICE * live["estimated_cost"]) <= 0.01

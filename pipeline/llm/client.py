@@ -25,7 +25,14 @@ from apache_beam.io.filesystems import FileSystems
 
 import prompts
 from pipeline.deadline import deadline
-from pipeline.llm.batch import PENDING_REASON, chat_reply, record_request, replies_folder
+from pipeline.llm.batch import (
+    FAILED_REASON,
+    PENDING_REASON,
+    chat_reply,
+    failures_folder,
+    record_request,
+    replies_folder,
+)
 from pipeline.llm.cache import ReplyCache, reply_key
 from pipeline.llm.limits import Budget, SharedLimit, Throttle
 from pipeline.reject import Reject
@@ -38,8 +45,10 @@ _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 _NOT_RETRIED = ("llm_timeout", "llm_unreachable", "llm_http_error", "llm_throttled")
 SAMPLING = {"temperature": 0}
 CHARACTERS_PER_TOKEN = 4  # for the tokens-per-minute budget, before the server counts them
-# The slots of each worker thread's loop, shared by every stage's client on it.
-_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+# The slots of each worker thread's loop by their number, shared by every stage's client of
+# a run on it (a thread's loop outlives a run: a later run with another cap has its own).
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary())
 
 
 @functools.lru_cache(maxsize=64)
@@ -58,7 +67,7 @@ class LLMClient:
                  requests_per_minute: float = 0, tokens_per_minute: float = 0,
                  structured_output: bool = False, max_in_flight: int = 64,
                  shared_limit: SharedLimit | None = None, check_seconds: float = 10.0,
-                 batch_dir: str = "", collect: bool = False) -> None:
+                 batch_dir: str = "", collect: bool = False, batch_fallback: str = "none") -> None:
         self.model = model
         self._endpoint = urlsplit(base_url).netloc
         self._retries, self._cache, self._backoff = retries, cache, backoff_seconds
@@ -74,6 +83,8 @@ class LLMClient:
         self._clients: dict[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = {}
         self._batch_dir, self._collect = batch_dir, collect
         self._batch_replies = ReplyCache(replies_folder(batch_dir)) if batch_dir else None
+        self._batch_failures = ReplyCache(failures_folder(batch_dir)) if batch_dir else None
+        self._batch_fallback = batch_fallback
 
     def stage(self, coroutine_function) -> AwaitingStage:
         """A stage function that awaits this client's replies, as many in flight as it allows."""
@@ -96,11 +107,10 @@ class LLMClient:
     def _slots(self) -> asyncio.Semaphore:
         """The running loop's slots: a reply holds one from its request until it is stored
         in the cache or rejected, so a killed run loses at most this many replies."""
-        loop = asyncio.get_running_loop()
-        slots = _SLOTS.get(loop)
-        if slots is None:
-            slots = _SLOTS[loop] = asyncio.Semaphore(self._max_in_flight)
-        return slots
+        by_size = _SLOTS.setdefault(asyncio.get_running_loop(), {})
+        if self._max_in_flight not in by_size:
+            by_size[self._max_in_flight] = asyncio.Semaphore(self._max_in_flight)
+        return by_size[self._max_in_flight]
 
     def _body(self, stage: str, messages: list[dict], schema: dict) -> dict:
         """The chat completion request, as sent and as a batch line carries it."""
@@ -167,7 +177,10 @@ class LLMClient:
         reply = None
         if self._batch_replies:
             reply = await asyncio.to_thread(self._batch_replies.get, key)
-            if reply is None and self._collect:
+            failure = None if reply is not None else await asyncio.to_thread(self._batch_failures.get, key)
+            if failure is not None and self._batch_fallback != "live":
+                raise Reject(stage, FAILED_REASON, failure["error"])
+            if reply is None and failure is None and self._collect:
                 request = self._body(stage, messages, schema)
                 await asyncio.to_thread(record_request, self._batch_dir, key, request)
                 TALLY.add("llm", "batch_requests")
@@ -224,7 +237,7 @@ class LLMClient:
             await self._remember(first)
             return value
         except Reject as reject:
-            if reject.reason in (*_NOT_RETRIED, PENDING_REASON):
+            if reject.reason in (*_NOT_RETRIED, PENDING_REASON, FAILED_REASON):
                 raise
             feedback = (f"That reply failed a check ({reject.reason}: {reject.detail}). "
                         "Reply again with corrected JSON only.")
@@ -248,7 +261,8 @@ def client_for(config) -> LLMClient:
                      max_in_flight=config.llm_concurrency,
                      shared_limit=SharedLimit(config.llm_rate_limiter, config.llm_rate_limit_domain)
                      if config.llm_rate_limiter else None, check_seconds=config.record_timeout,
-                     batch_dir=config.llm_batch_dir, collect=config.llm_batch_collect)
+                     batch_dir=config.llm_batch_dir, collect=config.llm_batch_collect,
+                     batch_fallback=config.llm_batch_fallback)
 
 
 def batch_client(config) -> openai.OpenAI:

@@ -18,7 +18,8 @@ the WAV]``.
 
 The Batch API is served too: ``/files`` takes and returns files, ``/batches`` creates a
 batch of chat requests and answers its lines with the same model once ``batches_open``
-is set (cleared: a batch stays ``in_progress``, for a run killed while it polls);
+is set (cleared: a batch stays ``in_progress``, for a run killed while it polls;
+``batch_fault`` makes every batch fail, or every line of it come back as an error);
 ``batched`` counts every line answered by its ``custom_id``.
 """
 
@@ -115,6 +116,7 @@ class OpenAIServer(ThreadingHTTPServer):
         self.batched: Counter = Counter()
         self.batches_open = threading.Event()
         self.batches_open.set()
+        self.batch_fault = ""  # "failed": every batch fails; "lines": every line comes back as an error
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -251,7 +253,17 @@ class OpenAIServer(ThreadingHTTPServer):
         """GET /batches/ID: answers the batch's lines the first time it is asked while
         ``batches_open`` is set."""
         batch = self.batches[batch_id]
-        if batch["status"] == "in_progress" and self.batches_open.is_set():
+        if batch["status"] == "in_progress" and self.batches_open.is_set() and self.batch_fault == "failed":
+            batch.update(status="failed", errors={"object": "list", "data": [
+                {"code": "quota_exceeded", "message": "Enqueued token limit reached for this organization"}]})
+        elif batch["status"] == "in_progress" and self.batch_fault == "lines":
+            errors = [{"id": "response-0", "custom_id": json.loads(line)["custom_id"], "error": None,
+                       "response": {"status_code": 400, "request_id": "r",
+                                    "body": {"error": {"message": "model m is not available for batches"}}}}
+                      for line in self.files[batch["input_file_id"]].decode().splitlines()]
+            batch.update(status="completed", error_file_id=self._add_file(
+                "".join(json.dumps(e) + "\n" for e in errors).encode(), "errors.jsonl")["id"])
+        elif batch["status"] == "in_progress" and self.batches_open.is_set():
             results = []
             for line in self.files[batch["input_file_id"]].decode().splitlines():
                 request = json.loads(line)

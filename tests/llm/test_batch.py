@@ -7,6 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
+import pytest
+
 from pipeline.cli import run
 from tests.fakes.openai_server import OpenAIServer
 
@@ -72,3 +75,35 @@ def test_a_reply_is_read_the_same_way_live_or_from_a_batch_and_anything_else_is_
     for other in ("<html>Bad gateway</html>", None, {}, {"choices": []}, {"choices": [{}]},
                   {"choices": [{"message": {"content": 5}}]}, {**body, "usage": {"prompt_tokens": "x"}}):
         assert chat_reply(other) is None, other
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ("failed", "Enqueued token limit reached"),
+    ("lines", "model m is not available for batches"),
+])
+def test_a_failed_batch_is_named_never_resent_and_never_asked_live(tmp_path, fault, error):
+    """Every batch fails (or every line of it): the run exits 1 with one line, each record is
+    the reject llm_batch_failed with the service's error, nothing is sent twice and no
+    request goes live (that takes --llm_batch_fallback live)."""
+    with OpenAIServer() as server:
+        server.batch_fault = fault
+        result = subprocess.run([sys.executable, "-m", "pipeline",
+                                 *_flags(server, tmp_path / "out", "--llm_batch", "--llm_batch_poll",
+                                         "0.05")],
+                                capture_output=True, text=True)
+        assert server.requests["/v1/chat/completions"] == 0  # no live call
+        assert server.requests["/v1/batches"] == 1, result.stderr  # one batch, not sent again
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no record came through" in result.stderr.strip().splitlines()[-1]
+    rejects = pq.read_table(tmp_path / "out" / "rejects").to_pylist()
+    assert {r["reason"] for r in rejects} == {"llm_batch_failed"} and len(rejects) == 16
+    assert all(error in r["detail"] for r in rejects)
+
+
+def test_a_failed_batch_is_asked_live_only_when_the_flag_says_so(tmp_path):
+    with OpenAIServer() as server:
+        server.batch_fault = "failed"
+        summary = run(_flags(server, tmp_path / "out", "--llm_batch", "--llm_batch_poll", "0.05",
+                             "--llm_batch_fallback", "live"))
+        assert server.requests["/v1/chat/completions"] > 0
+    assert summary["outputs"] == 16 and summary["rejects"] == 0
