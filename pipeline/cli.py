@@ -133,6 +133,9 @@ def build_dataset(run_options: RunOptions, config: BuildConfig, beam_args: list[
             else:
                 summary, result = build(specs, staging, config, progress)
             elapsed = time.perf_counter() - started
+            if config.tts_cache_dir:  # what the rerun of a killed or re-tuned build did not pay for
+                summary["tts_cache"] = speech_cache_counts(result)
+                write_json(FileSystems.join(staging, "summary.json"), summary)
             if run_options.price_tts:
                 summary["totals"]["tts_estimated_cost"] = round(
                     summary["totals"].get("tts_characters", 0) * run_options.price_tts / 1e6, 4)
@@ -207,6 +210,14 @@ def service_failure(summary: dict) -> str | None:
         return None
     said = ", ".join(f"{count} rejected as {name}" for name, count in later.items())
     return f"no record came through: {said}"
+
+
+def speech_cache_counts(result) -> dict[str, int]:
+    """Clips a remote engine was asked for, and clips read from the speech cache instead."""
+    counts = {"cache_hits": 0, "clips_asked": 0}
+    for counter in result.metrics().query(MetricsFilter().with_namespace("tts"))["counters"]:
+        counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + counter.committed
+    return counts
 
 
 def llm_usage(result, price_in: float, price_out: float) -> dict:

@@ -112,9 +112,11 @@ class RunOptions:
     replace_on_failure: bool = option(False, "replace the dataset in --output even when no record came "
                                       "through because a service failed (by default it is kept, and the "
                                       "run's rejects go to OUTPUT.failed)", "output")
-    cache_dir: str = option("", "where LLM replies are cached by content (local, gs://, s3://); default "
-                            "OUTPUT/llm_cache, kept across runs so a rerun pays for no reply twice", "llm")
-    no_cache: bool = option(False, "do not read or write the LLM reply cache", "llm")
+    cache_dir: str = option("", "where LLM replies (and, under speech/, a remote engine's clips) are "
+                            "cached by content (local, gs://, s3://); default OUTPUT/llm_cache and "
+                            "OUTPUT/tts_cache, kept across runs so a rerun pays for no reply or clip twice",
+                            "llm")
+    no_cache: bool = option(False, "do not read or write the LLM reply cache or the speech cache", "llm")
     price_in: float = option(0.0, "price per million input tokens, for the cost estimate in the summary",
                              "llm", parse=NON_NEGATIVE_FLOAT)
     price_out: float = option(0.0, "price per million output tokens, for the cost estimate in the summary",
@@ -152,6 +154,7 @@ class BuildConfig:
     llm_concurrency: int = option(64, "LLM requests in flight on each worker thread, all stages together "
                                   "(a killed run asks again at most these)", "llm", parse=POSITIVE)
     llm_cache_dir: str = ""  # from --cache_dir and --no_cache (``RunOptions``)
+    tts_cache_dir: str = ""  # the same, for a remote speech engine's clips
     llm_batch: bool = option(False, "send stages 1-2 and the judge through the Batch API (/v1/files, "
                              "/v1/batches; OpenAI, or vLLM's run_batch format) at half the price: the run "
                              "waits for each batch, and a killed run resumes its batches by id", "llm")

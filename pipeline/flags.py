@@ -12,6 +12,7 @@ import difflib
 from dataclasses import replace
 
 from pipeline.config import BuildConfig, RunOptions, options, without_credentials
+from pipeline.tts import REMOTE_ENGINES
 
 GROUPS = {"sources": "sources", "output": "output", "build": "the whole build", "rewrite": "stage 1, rewrite",
           "split": "stage 2, split", "llm": "the LLM endpoint (stages 1-2, judge)",
@@ -139,7 +140,11 @@ def resolve(argv: list[str] | None) -> tuple[RunOptions, BuildConfig, list[str]]
     llm_cache_dir = "" if run_options.no_cache or not remote else (
         run_options.cache_dir or f"{run_options.output.rstrip('/')}/llm_cache")
     llm_batch_dir = f"{run_options.output.rstrip('/')}/llm_batch" if config.llm_batch and remote else ""
-    return run_options, replace(config, llm_cache_dir=llm_cache_dir, llm_batch_dir=llm_batch_dir), beam_args
+    tts_cache_dir = "" if run_options.no_cache or config.tts not in REMOTE_ENGINES else (
+        f"{run_options.cache_dir.rstrip('/')}/speech" if run_options.cache_dir
+        else f"{run_options.output.rstrip('/')}/tts_cache")
+    return run_options, replace(config, llm_cache_dir=llm_cache_dir, llm_batch_dir=llm_batch_dir,
+                                tts_cache_dir=tts_cache_dir), beam_args
 
 
 def unknown_flag(beam_args: list[str], own: list[str]) -> str:

@@ -109,9 +109,12 @@ def start_staging(output: str) -> str:
 
 def dataset_version(staging: str) -> str:
     """A build's version: a hash of its summary, which holds its settings, counts and
-    shard sizes, so the same inputs and seed give the same version (and the same card)."""
+    shard sizes, so the same inputs and seed give the same version (and the same card);
+    what a cache saved is left out, as it changes no row."""
     with FileSystems.open(FileSystems.join(staging, "summary.json")) as handle:
-        return hashlib.sha256(handle.read()).hexdigest()[:12]
+        summary = json.loads(handle.read())
+    summary.pop("tts_cache", None)
+    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _versioned(name: str, version: str) -> str:

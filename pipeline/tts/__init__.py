@@ -93,8 +93,15 @@ class FailFast:
 
 
 def make_engine(config) -> SpeechEngine:
-    """The engine ``config.tts`` names, opened once per worker."""
-    return ENGINES[config.tts].open(config)
+    """The engine ``config.tts`` names, opened once per worker; a remote one reads the clips
+    it spoke before from ``config.tts_cache_dir`` (``pipeline.tts.cache``)."""
+    engine = ENGINES[config.tts].open(config)
+    if not config.tts_cache_dir:
+        return engine
+    from pipeline.tts.cache import CachedSpeech
+
+    return CachedSpeech(engine, config.tts_cache_dir, {"engine": config.tts, "base_url": config.tts_base_url,
+                                                       "model": config.tts_model})
 
 
 def voices(config) -> tuple[tuple[str, ...], str]:

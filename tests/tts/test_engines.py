@@ -3,6 +3,10 @@ and unreachable services. No failure loses a record or leaves an empty clip."""
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import wave
 
@@ -183,3 +187,25 @@ def test_a_speech_reply_trickled_byte_by_byte_ends_at_the_timeout():
         with pytest.raises(TTSError) as failed:
             engine.synthesize("Natalia sold 48 clips.", Voice("alloy", engine="openai"))
     assert failed.value.reason == "tts_unreachable" and time.monotonic() - started < 3
+
+
+def test_a_killed_speech_run_asks_again_only_for_clips_it_had_not_received(tmp_path):
+    """The speech cache: killed with SIGKILL midway, the rerun asks the remote engine only
+    for the clips that were in flight (at most --tts_concurrency), and the summary counts
+    what it read from the cache."""
+    output = tmp_path / "out"
+    flags = ["--source", "generate:30", "--output", str(output), "--tts", "openai", "--tts_model", "t",
+             "--no_progress", "--tts_concurrency", "4"]
+    with OpenAIServer(speech_latency=0.02) as server:
+        flags += ["--tts_base_url", server.base_url]
+        first = subprocess.Popen([sys.executable, "-m", "pipeline", *flags], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+        while sum(server.spoken.values()) < 60:
+            time.sleep(0.005)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        before = dict(server.spoken)
+        summary = run(flags)
+    asked_again = [text for text, times in before.items() if server.spoken[text] > times]
+    assert len(asked_again) <= 4, asked_again
+    assert summary["tts_cache"]["cache_hits"] >= 50 and summary["outputs"] + summary["rejects"] == 30
