@@ -2,10 +2,12 @@
 
 Per item: the original problem and the spoken question, players for the question and
 response audio, the reasoning steps, the spoken sentences, and the interleaved stream
-drawn cycle by cycle (one row per p+q cycle, coloured by stream, pads and EOS visible);
-audio is re-encoded as Ogg Vorbis to keep the page small.
-Rejected items are listed with their stage, reason and detail. Filters by source and by
-status (kept, or a reject reason). A deterministic sample (by id hash) keeps the file small.
+drawn cycle by cycle (one row per p+q cycle, coloured by stream, pads and EOS visible, a
+newline or tab inside a token shown as a mark so a cycle stays one row). Rejected items
+are listed with their stage, reason and detail. The samples come first, a page at a
+time, with a search over their text and filters by source and by status; the plots
+follow. A deterministic sample (by id hash) of up to a few thousand rows keeps the file
+small: audio, re-encoded as Ogg Vorbis, only for the first ``AUDIO_ITEMS`` kept rows.
 """
 
 from __future__ import annotations
@@ -64,18 +66,19 @@ def _record(text: str) -> dict:
 
 
 AUDIO = ("question_audio", "response_audio")  # absent from a text-only build
+AUDIO_ITEMS = 40  # kept rows whose clips are embedded (about 30 kB each)
 
 
-def items(data_dir: str | Path, kept: int = 40, rejected: int = 40) -> list[dict]:
+def items(data_dir: str | Path, kept: int = 1000, rejected: int = 1000) -> list[dict]:
     folder = Path(data_dir)
     tokenizers: dict = {}
     out = []
-    for row in _sample(dataset_rows(folder, "data", COLUMNS), kept):
+    for index, row in enumerate(_sample(dataset_rows(folder, "data", COLUMNS), kept)):
         out.append({"id": row["id"], "source": row["source"], "status": "kept", "problem": row["problem"],
                     "question": row["question"], "reasoning": row["reasoning"],
                     "response": [s["text"] for s in row["response"]], "cycle": row["p"] + row["q"],
                     "p": row["p"], "tokens": _tokens(row, tokenizers),
-                    **{name: _audio(row[name]) for name in AUDIO if name in row}})
+                    **{name: _audio(row[name]) for name in AUDIO if name in row and index < AUDIO_ITEMS}})
     columns = ["id", "source", "stage", "reason", "detail", "record"]
     for reject in _sample(dataset_rows(folder, "rejects", columns), rejected):
         record = _record(reject["record"] or "")
@@ -107,16 +110,23 @@ figure img{max-width:100%}
 <p class="legend">Streams: <span class="response">response</span><span class="reasoning">reasoning</span>
 <span class="response_pad">response pad</span><span class="reasoning_pad">reasoning pad</span>
 <span class="eos">EOS</span> (one row per cycle)</p>
-$plots
-<p><label>Source <select id="source"><option value="">all</option></select></label>
+<p><label>Search <input id="search" type="search" placeholder="words, a number, an id"></label>
+<label>Source <select id="source"><option value="">all</option></select></label>
 <label>Status <select id="status"><option value="">all</option></select></label>
+<button id="previous">previous</button> <button id="next">next</button>
 <span id="shown"></span></p>
 <div id="items"></div>
+<h2>Plots</h2>
+$plots
 <script type="application/json" id="data">$data</script>
 <script>
 "use strict";
 const ITEMS = JSON.parse(document.getElementById("data").textContent);
 const PADS = {response_pad: "\\u00b7", reasoning_pad: "\\u00b7", eos: "EOS"};
+const PAGE = 25;
+let page = 0;
+// a newline or tab inside a token would break its cycle's row: shown as a mark instead
+const shown = text => text.replace(/\\r?\\n/g, "\\u21b5").replace(/\\t/g, "\\u2192");
 function el(tag, attrs, text) {
   const node = document.createElement(tag);
   Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
@@ -153,30 +163,39 @@ function render(item) {
     for (let start = 0; start < item.tokens.length; start += item.cycle) {
       const row = el("div", {class: "cycle"});
       item.tokens.slice(start, start + item.cycle).forEach(([text, stream]) =>
-        row.append(el("span", {class: stream, title: stream}, text || PADS[stream])));
+        row.append(el("span", {class: stream, title: stream}, text ? shown(text) : PADS[stream])));
       cycles.append(row);
     }
     box.append(cycles);
   }
   return box;
 }
+const TEXT = ITEMS.map(i => [i.id, i.problem, i.question, i.detail || "", ...(i.reasoning || []),
+                            ...(i.response || [])].join("\\n").toLowerCase());
 function options(id, values) {
   const select = document.getElementById(id);
   [...new Set(values)].sort().forEach(v => select.append(el("option", {value: v}, v)));
-  select.addEventListener("change", applyFilters);
+  select.addEventListener("change", () => { page = 0; applyFilters(); });
+}
+function matching() {
+  const source = document.getElementById("source").value, status = document.getElementById("status").value;
+  const words = document.getElementById("search").value.toLowerCase().split(/\\s+/).filter(Boolean);
+  return ITEMS.filter((item, index) => (!source || item.source === source) &&
+    (!status || item.status === status) && words.every(word => TEXT[index].includes(word)));
 }
 function applyFilters() {
-  const source = document.getElementById("source").value, status = document.getElementById("status").value;
-  let shown = 0;
-  document.querySelectorAll(".item").forEach(box => {
-    const visible = (!source || box.dataset.source === source) && (!status || box.dataset.status === status);
-    box.hidden = !visible;
-    shown += visible;
-  });
-  document.getElementById("shown").textContent = shown + " of " + ITEMS.length + " items shown";
+  const found = matching(), pages = Math.max(1, Math.ceil(found.length / PAGE));
+  page = Math.min(page, pages - 1);
+  const list = document.getElementById("items");
+  list.replaceChildren(...found.slice(page * PAGE, (page + 1) * PAGE).map(render));
+  document.getElementById("shown").textContent = found.length + " of " + ITEMS.length +
+    " items match, page " + (page + 1) + " of " + pages;
+  document.getElementById("previous").disabled = page === 0;
+  document.getElementById("next").disabled = page >= pages - 1;
 }
-const list = document.getElementById("items");
-ITEMS.forEach(item => list.append(render(item)));
+document.getElementById("search").addEventListener("input", () => { page = 0; applyFilters(); });
+document.getElementById("previous").addEventListener("click", () => { page -= 1; applyFilters(); });
+document.getElementById("next").addEventListener("click", () => { page += 1; applyFilters(); });
 options("source", ITEMS.map(i => i.source));
 options("status", ITEMS.map(i => i.status));
 applyFilters();
@@ -184,9 +203,9 @@ applyFilters();
 """)
 
 
-def write_browser(data_dir: str | Path, path: str | Path, plots: list[Path] = (), kept: int = 40,
-                  rejected: int = 40) -> Path:
-    """Write the browser page; ``plots`` (PNG files) are embedded above the items."""
+def write_browser(data_dir: str | Path, path: str | Path, plots: list[Path] = (), kept: int = 1000,
+                  rejected: int = 1000) -> Path:
+    """Write the browser page; ``plots`` (PNG files) are embedded below the samples."""
     figures = "".join(
         f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></figure>' for p in plots)

@@ -153,8 +153,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
     ap.add_argument("--data", required=True, help="a dataset folder written by the pipeline")
     ap.add_argument("--out", help="write report.json, report.md, the plots and report.html into this folder")
-    ap.add_argument("--browse", type=int, default=40,
-                    help="kept rows (and as many rejects) in the report.html sample browser")
+    ap.add_argument("--browse", type=int, default=1000,
+                    help="kept rows (and as many rejects) in the report.html sample browser, every one "
+                         "searchable, a page at a time; audio for the first 40")
     args = ap.parse_args(argv)
     report, values, rejects = scan(args.data)
     if args.out:

@@ -22,11 +22,20 @@ FILTER = """(() => {
   const select = document.getElementById("status");
   select.value = "kept";
   select.dispatchEvent(new Event("change"));
-  const visible = [...document.querySelectorAll(".item")].filter(i => !i.hidden);
-  return {visible: visible.length, kept: visible.every(i => i.dataset.status === "kept"),
-          total: document.querySelectorAll(".item").length,
+  const rendered = [...document.querySelectorAll(".item")];
+  return {rendered: rendered.length, kept: rendered.every(i => i.dataset.status === "kept"),
+          total: JSON.parse(document.getElementById("data").textContent).length,
           shown: document.getElementById("shown").textContent};
 })()"""
+
+# A search for one reject's id: that item alone.
+SEARCH = """(id => {
+  document.getElementById("status").value = "";
+  const search = document.getElementById("search");
+  search.value = id;
+  search.dispatchEvent(new Event("input"));
+  return [...document.querySelectorAll(".item")].map(i => i.dataset.status);
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +71,17 @@ def test_browser_page_in_headless_chromium(dataset_with_rejects, tmp_path):
         statuses = browser.evaluate('[...document.querySelectorAll(".item")].map(i => i.dataset.status)')
         assert "kept" in statuses and any(s.startswith(("source/", "rewrite/")) for s in statuses)
         filtered = browser.evaluate(FILTER)
-        assert filtered["kept"] and 0 < filtered["visible"] < filtered["total"]
-        assert filtered["shown"] == f"{filtered['visible']} of {filtered['total']} items shown"
+        assert filtered["kept"] and 0 < filtered["rendered"] <= 25
+        assert filtered["rendered"] < filtered["total"]
+        assert filtered["shown"].startswith(f"{filtered['rendered']} of {filtered['total']} items match")
         pads = browser.evaluate('document.querySelectorAll(".cycles .response_pad").length')
         assert pads > 0
+        assert browser.evaluate('[...document.querySelectorAll(".cycles span")].every(s => '
+                                '!s.textContent.includes("\\n"))')  # a cycle stays one row
+        reject = next(s for s in statuses if s != "kept")
+        reject_id = browser.evaluate(f'JSON.parse(document.getElementById("data").textContent)'
+                                     f'.find(i => i.status === "{reject}").id')
+        assert browser.evaluate(f"({SEARCH})({json.dumps(reject_id)})") == [reject]
         image = Image.open(io.BytesIO(browser.screenshot())).convert("RGB")
         assert image.width > 300 and image.height > 300
         assert len(image.getcolors(1 << 20) or range(1 << 20)) > 50  # drawn, not a blank page
