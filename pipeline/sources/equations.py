@@ -9,6 +9,7 @@ in the question ("45 cookies") and written as the question writes it (45, not 45
 from __future__ import annotations
 
 import ast
+import operator
 import re
 from fractions import Fraction
 
@@ -16,8 +17,10 @@ from pipeline.reject import Reject
 from pipeline.text.arithmetic import written
 
 STAGE = "source"
-_VERBS = {ast.Add: ("+", "Adding {a} and {b}"), ast.Sub: ("-", "Taking {b} from {a}"),
-          ast.Mult: ("*", "Multiplying {a} by {b}"), ast.Div: ("/", "Dividing {a} by {b}")}
+_VERBS = {ast.Add: ("+", operator.add, "Adding {a} and {b}"),
+          ast.Sub: ("-", operator.sub, "Taking {b} from {a}"),
+          ast.Mult: ("*", operator.mul, "Multiplying {a} by {b}"),
+          ast.Div: ("/", operator.truediv, "Dividing {a} by {b}")}
 _NAMED_RE = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s+([a-z]+)")
 _NOT_NAMES = frozenset({"and", "or", "of", "in", "on", "at", "to", "for", "each", "every", "more",
                         "less", "than", "the", "a", "an", "is", "are", "was", "were", "times", "per",
@@ -35,8 +38,9 @@ def _names(question: str) -> dict[Fraction, str]:
     return names
 
 
-def worked_solution(question: str, expression: str) -> tuple[str, str]:
-    """(a solution of one step per operation ending in ``#### answer``, the answer)."""
+def worked_solution(question: str, expression: str) -> tuple[str, str, Fraction]:
+    """(a solution of one step per operation ending in ``#### answer``, the answer as
+    written, its exact value)."""
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError:
@@ -52,10 +56,10 @@ def worked_solution(question: str, expression: str) -> tuple[str, str]:
             return -value, written(-value)
         if isinstance(node, ast.BinOp) and type(node.op) in _VERBS and len(steps) < MAX_OPERATIONS:
             (a, said_a), (b, said_b) = value_of(node.left), value_of(node.right)
-            symbol, verb = _VERBS[type(node.op)]
+            symbol, apply, verb = _VERBS[type(node.op)]
             if symbol == "/" and b == 0:
                 raise Reject(STAGE, "equation_unparseable", f"division by zero in {expression[:200]}")
-            result = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[symbol]
+            result = apply(a, b)
             left, right, total = written(a), written(b), written(result)
             steps.append(f"{verb.format(a=said_a, b=said_b)} gives {left} {symbol} {right} = "
                          f"<<{left}{symbol}{right}={total}>>{total}.")
@@ -65,4 +69,4 @@ def worked_solution(question: str, expression: str) -> tuple[str, str]:
     answer, _ = value_of(tree.body)
     if not steps:
         raise Reject(STAGE, "no_solution", f"the equation {expression[:200]!r} computes nothing")
-    return "\n".join(steps) + f"\n#### {written(answer)}", written(answer)
+    return "\n".join(steps) + f"\n#### {written(answer)}", written(answer), answer

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 from pipeline.reject import Reject
 from pipeline.sources.equations import worked_solution
@@ -38,6 +39,7 @@ def _text_field(row: dict, name: str, max_chars: int) -> str:
 
 
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+ANSWER_TOLERANCE = Fraction(1, 1_000_000)  # of an equation's value, for a gold answer rounded
 
 
 def _answer_field(row: dict, name: str, max_chars: int) -> str:
@@ -119,9 +121,9 @@ class SourceFormat:
             return problem, solution, answer, {"type": _label_field(row, self.type),
                                                "level": _label_field(row, self.level)}
         if self.equation:
-            solution, computed = worked_solution(problem, solution)
+            solution, computed, exact = worked_solution(problem, solution)
             given = _answer_field(row, self.answer, max_chars) if self.answer else computed
-            if not _same_value(given, computed):
+            if not _same_value(given, computed, exact):
                 raise Reject(STAGE, "answer_mismatch",
                              f"the equation gives {computed}, the answer is {given}")
             return problem, solution, computed, {"type": _label_field(row, self.type),
@@ -135,11 +137,14 @@ class SourceFormat:
                                            "level": _label_field(row, self.level)}
 
 
-def _same_value(given: str, computed: str) -> bool:
+def _same_value(given: str, computed: str, exact: Fraction) -> bool:
+    """Whether a gold answer is the equation's value: equal, or within a millionth of it
+    (sets round their answers, 0.3333 for a third, or store 1e-10 for 0)."""
     try:
-        return parse_number(given) == parse_number(computed)
+        value = parse_number(given)
     except (NotArithmetic, ValueError, ZeroDivisionError):
         return given.strip() == computed
+    return abs(value - exact) <= ANSWER_TOLERANCE * max(1, abs(exact))
 
 
 FORMATS: dict[str, SourceFormat] = {

@@ -17,10 +17,19 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "equation_problems.jsonl"
 def test_an_expression_becomes_one_named_step_per_operation():
     question = ("A baker has 45 cookies and puts them equally in 9 boxes. He eats 2 cookies "
                 "from one box. How many cookies are left in that box?")
-    solution, answer = worked_solution(question, "( 45.0 / 9.0 ) - 2.0")
+    solution, answer, exact = worked_solution(question, "( 45.0 / 9.0 ) - 2.0")
     assert solution.splitlines() == ["Dividing 45 cookies by 9 boxes gives 45 / 9 = <<45/9=5>>5.",
                                      "Taking 2 cookies from 5 gives 5 - 2 = <<5-2=3>>3.", "#### 3"]
-    assert answer == "3"
+    assert answer == "3" and exact == 3
+
+
+@pytest.mark.parametrize(("expression", "value"), [("12.0 + 0.0", 12), ("12.0 - 0", 12), ("12.0 * 0.0", 0),
+                                                   ("( 1.0 / 3.0 ) * 3.0", 1), ("0.1 + 0.2", 0.3),
+                                                   ("3.14159265358979 * 2.0", 6.28318530717958)])
+def test_a_zero_or_a_long_decimal_is_arithmetic_not_an_error(expression, value):
+    """An operand 0 never divides anything it is not dividing (no ZeroDivisionError)."""
+    _, _, exact = worked_solution("Tom has 12 apples.", expression)
+    assert abs(float(exact) - value) < 1e-12
 
 
 @pytest.mark.parametrize(("expression", "reason"), [("( 45.0 / 0.0 )", "equation_unparseable"),
@@ -36,10 +45,12 @@ def test_what_is_no_arithmetic_is_a_reject(expression, reason):
 def test_the_built_in_equation_problems_pass_with_named_steps(tmp_path):
     rows = [json.loads(line) for line in EXAMPLES.read_text().splitlines()]
     wrong = tmp_path / "wrong.jsonl"
-    wrong.write_text(json.dumps({**rows[0], "answer": "4"}) + "\n")
+    rounded = {"question": "Ann shares 10 pens among 3 friends. How many pens does each get?",
+               "equation": "10.0 / 3.0", "answer": "3.3333333"}  # a rounded gold answer is the same value
+    wrong.write_text(json.dumps({**rows[0], "answer": "4"}) + "\n" + json.dumps(rounded) + "\n")
     summary = run(["--source", f"equation:{EXAMPLES}", "--source", f"equation:{wrong}",
                    "--output", str(tmp_path / "out"), "--no_progress"])
-    assert summary["inputs"] == len(rows) + 1 == summary["outputs"] + summary["rejects"]
+    assert summary["inputs"] == len(rows) + 2 == summary["outputs"] + summary["rejects"]
     assert summary["outputs"] >= 0.95 * len(rows)
     assert summary["rejects_by_reason"].get("source/answer_mismatch") == 1
     table = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")),
