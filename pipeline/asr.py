@@ -9,7 +9,8 @@ import os
 import jiwer
 import openai
 
-from pipeline.remote import ServiceError, openai_client, openai_failure, redact
+from pipeline.reject import ServiceError
+from pipeline.remote import openai_client, openai_failure, redact
 from pipeline.text.verbalize import plain_words
 
 

@@ -1,4 +1,5 @@
-"""The one way a stage says "this record cannot go on": raise ``Reject``."""
+"""The one way a stage says "this record cannot go on": raise ``Reject``; and the error a
+service (a speech engine, a transcriber) raises, which a stage turns into one."""
 
 from __future__ import annotations
 
@@ -15,3 +16,12 @@ class Reject(Exception):
         self.stage = stage
         self.reason = reason
         self.detail = detail
+
+
+class ServiceError(RuntimeError):
+    """A call to a service (a speech engine, a transcriber) failed; ``reason`` is the reject
+    reason (``tts_unreachable``, ``asr_throttled``...)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

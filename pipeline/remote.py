@@ -25,15 +25,6 @@ SERVICE_KINDS = ("timeout", "unreachable", "throttled")
 TIMEOUT_KIND = {"llm": "timeout", "tts": "unreachable", "asr": "unreachable"}
 
 
-class ServiceError(RuntimeError):
-    """A call to a service (a speech engine, a transcriber) failed; ``reason`` is the reject
-    reason (``tts_unreachable``, ``asr_throttled``...)."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
 def openai_client(base_url: str, api_key: str, timeout: float, retries: int,
                   asynchronous: bool = False) -> openai.OpenAI | openai.AsyncOpenAI:
     """The ``openai`` client of one endpoint; ``retries`` is how often it retries 429,

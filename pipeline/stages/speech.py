@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pipeline.asr import OpenAITranscriber, word_error_rate
 from pipeline.config import TEXT_ONLY, BuildConfig
 from pipeline.deadline import deadline
-from pipeline.reject import Reject
-from pipeline.remote import ServiceError
+from pipeline.reject import Reject, ServiceError
 from pipeline.seeding import seeded_bytes
 from pipeline.stage import AwaitingStage, Stage, StageFunction
 from pipeline.tts import CONCURRENT_ENGINES, REMOTE_ENGINES, make_engine, voices

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.remote import ServiceError
+from pipeline.reject import ServiceError
 
 DEFAULT_RATE, DEFAULT_PITCH = 175, 50
 
