@@ -21,20 +21,54 @@ _VERBS = {ast.Add: ("+", operator.add, "Adding {a} and {b}"),
           ast.Sub: ("-", operator.sub, "Taking {b} from {a}"),
           ast.Mult: ("*", operator.mul, "Multiplying {a} by {b}"),
           ast.Div: ("/", operator.truediv, "Dividing {a} by {b}")}
-_NAMED_RE = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s+([a-z]+)")
-_NOT_NAMES = frozenset({"and", "or", "of", "in", "on", "at", "to", "for", "each", "every", "more",
-                        "less", "than", "the", "a", "an", "is", "are", "was", "were", "times", "per",
-                        "with", "from", "by"})
+_NAMED_RE = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s+([a-z]+(?:-[a-z]+)*)(?:\s+([a-z]+(?:-[a-z]+)*))?")
+# Words after a number that name nothing it counts: function words, pronouns, verbs.
+_NOT_NAMES = frozenset({
+    "and", "or", "of", "in", "on", "at", "to", "for", "each", "every", "more", "less", "fewer", "than",
+    "the", "a", "an", "is", "are", "was", "were", "be", "been", "times", "per", "with", "from", "by",
+    "he", "she", "it", "they", "we", "you", "i", "him", "her", "them", "us", "his", "its", "their", "our",
+    "your", "my", "this", "that", "these", "those", "has", "had", "have", "does", "did", "do", "will",
+    "can", "could", "would", "should", "may", "might", "must", "got", "gets", "get", "left", "over",
+    "into", "out", "up", "down", "as", "if", "so", "but", "then", "all", "other", "others", "same",
+    "only", "just", "about", "after", "before", "most", "many", "much", "some", "any"})
+# Plurals without a final s, and words ending in s that are no plural.
+_IRREGULAR_PLURALS = frozenset({"people", "children", "men", "women", "feet", "teeth", "mice", "geese",
+                                "sheep", "fish", "deer", "cattle", "dice", "police"})
+_NOT_PLURALS = frozenset({"is", "was", "has", "does", "this", "his", "its", "us", "as", "plus", "minus",
+                          "less", "unless", "across", "thus", "always", "news", "glass", "class", "grass",
+                          "bus", "gas"})
 MAX_OPERATIONS = 12
 
 
+def _plural(word: str) -> bool:
+    last = word.rsplit("-", 1)[-1]
+    return last in _IRREGULAR_PLURALS or (last.endswith("s") and not last.endswith("ss")
+                                          and last not in _NOT_PLURALS)
+
+
+def _counted(value: Fraction, first: str, second: str) -> str:
+    """What a number counts, from the words after it ('' when they do not say): a word that
+    agrees with it ("12 apples", "1 apple", "3 push-ups"), or a noun after a modifier ("46
+    school buses"); never a pronoun, a verb or a word that disagrees ("3 he", "46 school")."""
+    if first in _NOT_NAMES:
+        return ""
+    if value == 1:
+        return first if not _plural(first) else ""
+    if _plural(first):
+        return first
+    if second and second not in _NOT_NAMES and _plural(second):
+        return f"{first} {second}"
+    return ""
+
+
 def _names(question: str) -> dict[Fraction, str]:
-    """Each number of the question with the word after it, when that word names a thing."""
+    """Each number of the question with what it counts, where the words after it say so."""
     names = {}
-    for number, word in _NAMED_RE.findall(question):
+    for number, first, second in _NAMED_RE.findall(question.lower()):
         value = Fraction(number.replace(",", ""))
-        if word not in _NOT_NAMES:
-            names.setdefault(value, f"{written(value)} {word}")
+        counted = _counted(value, first, second)
+        if counted:
+            names.setdefault(value, f"{written(value)} {counted}")
     return names
 
 

@@ -60,3 +60,33 @@ def test_the_built_in_equation_problems_pass_with_named_steps(tmp_path):
         # every step names a quantity of the question ("45 cookies"), as the question writes it
         assert all(any(name in step for name in named) for step in row["reasoning"]), row
         assert not any(".0" in step for step in row["reasoning"])
+
+
+def _problems() -> list[tuple[str, str, str]]:
+    """200 equation problems whose numbers are followed by pronouns, hyphenated nouns,
+    modifiers and words that disagree with them: (question, expression, the step it must give)."""
+    names = ["Ann", "Ben", "Cleo", "Dev", "Eva", "Finn", "Gus", "Hana", "Ivo", "Jia"]
+    problems = []
+    for index in range(40):
+        name, a, b = names[index % 10], 20 + index, 2 + index % 9
+        problems += [
+            (f"{name} had {a} pencils. Then {b} he gave away. How many pencils are left?", f"{a}.0 - {b}.0",
+             f"Taking {b} from {a} pencils"),
+            (f"{name} did {a} sit-ups and {b} push-ups. How many in all?", f"{a}.0 + {b}.0",
+             f"Adding {a} sit-ups and {b} push-ups"),
+            (f"There are {a * b} students and {b} school buses. How many students ride each bus?",
+             f"{a * b}.0 / {b}.0", f"Dividing {a * b} students by {b} school buses"),
+            (f"{name} packs {a} boxes of {b} each. How many things are packed?", f"{a}.0 * {b}.0",
+             f"Multiplying {a} boxes by {b}"),
+            (f"The {a} school trip costs {b} dollars a child. How much for the class?", f"{a}.0 * {b}.0",
+             f"Multiplying {a} by {b} dollars"),
+        ]
+    return problems
+
+
+def test_a_quantity_is_named_by_what_it_counts_or_plainly_never_by_a_wrong_word():
+    problems = _problems()
+    assert len(problems) == 200
+    wrong = [(expected, solution.splitlines()[0]) for question, expression, expected in problems
+             if not (solution := worked_solution(question, expression)[0]).startswith(expected + " gives")]
+    assert wrong == []
