@@ -38,6 +38,9 @@ _NOT_PLURALS = frozenset({"is", "was", "has", "does", "this", "his", "its", "us"
                           "less", "unless", "across", "thus", "always", "news", "glass", "class", "grass",
                           "bus", "gas"})
 MAX_OPERATIONS = 12
+# Operations written out as steps are + - * /; these are named when an equation holds them.
+_UNSUPPORTED = {ast.Mod: "a remainder (%)", ast.FloorDiv: "a whole-number division (//)",
+                ast.Pow: "a power (**)"}
 
 
 def _plural(word: str) -> bool:
@@ -78,6 +81,10 @@ def worked_solution(question: str, expression: str) -> tuple[str, str, Fraction]
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError:
+        if ":" in expression:
+            raise Reject(STAGE, "equation_unsupported", f"a ratio (:) in {expression[:200]}") from None
+        if re.search(r"\d\s*[a-zA-Z]", expression):
+            raise Reject(STAGE, "equation_unsupported", f"a unit or a word in {expression[:200]}") from None
         raise Reject(STAGE, "equation_unparseable", expression[:200]) from None
     names, steps = _names(question), []
 
@@ -98,6 +105,11 @@ def worked_solution(question: str, expression: str) -> tuple[str, str, Fraction]
             steps.append(f"{verb.format(a=said_a, b=said_b)} gives {left} {symbol} {right} = "
                          f"<<{left}{symbol}{right}={total}>>{total}.")
             return result, total
+        if isinstance(node, ast.BinOp) and type(node.op) in _UNSUPPORTED:
+            named = _UNSUPPORTED[type(node.op)]
+            raise Reject(STAGE, "equation_unsupported", f"{named} in {expression[:200]}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):  # gcd(12, 18), lcm(4, 6)
+            raise Reject(STAGE, "equation_unsupported", f"{node.func.id}(...) in {expression[:200]}")
         raise Reject(STAGE, "equation_unparseable", f"{ast.dump(node)[:120]} in {expression[:200]}")
 
     answer, _ = value_of(tree.body)

@@ -34,8 +34,12 @@ def test_a_zero_or_a_long_decimal_is_arithmetic_not_an_error(expression, value):
 
 @pytest.mark.parametrize(("expression", "reason"), [("( 45.0 / 0.0 )", "equation_unparseable"),
                                                     ("45 +", "equation_unparseable"),
-                                                    ("__import__('os')", "equation_unparseable"),
-                                                    ("45.0", "no_solution")])
+                                                    ("__import__('os')", "equation_unsupported"),
+                                                    ("45.0", "no_solution"),
+                                                    ("gcd(12.0, 18.0)", "equation_unsupported"),
+                                                    ("17.0 % 5.0", "equation_unsupported"),
+                                                    ("3.0 : 4.0", "equation_unsupported"),
+                                                    ("5.0 m + 2.0 m", "equation_unsupported")])
 def test_what_is_no_arithmetic_is_a_reject(expression, reason):
     with pytest.raises(Reject) as caught:
         worked_solution("Tom has 45 apples.", expression)
