@@ -26,7 +26,7 @@ from pipeline.dataset.shards import dataset_rows
 from pipeline.reject import Reject
 from pipeline.stages.interleave import EOS, RESPONSE, RESPONSE_PAD, interleave
 from pipeline.text.answers import numeric
-from pipeline.text.listening import DEFECTS, response_defects, spoken_defects
+from pipeline.text.listening import DEFECTS, response_defects, row_defects, spoken_defects
 from pipeline.text.quantities import signed_values
 
 SKIP_AUDIO = ["question_audio", "response_audio"]
@@ -63,6 +63,8 @@ def heard_defects(row: dict) -> list[str]:
     answer of the other sign than gold, a response longer than its reasoning or its time."""
     sentences = [sentence["text"] for sentence in row["response"]]
     found = set(response_defects(sentences)) | set(spoken_defects(row["question"]))
+    spoken = [row["question"], *sentences]
+    found |= set(row_defects(row["problem"], spoken, row["reasoning"], row["response"]))
     gold = numeric(row["answer"])
     if gold and sentences:
         said = signed_values(sentences[-1])

@@ -15,7 +15,20 @@ And in any spoken text, the question included (``spoken_defects``):
 - ``unspoken_markup``: LaTeX, braces, backticks or carets left in the words;
 - ``ordinal_division``: a whole number said as a fraction ("fifty fifths", "four halves"; "five
   thirds" is how 5/3 is said);
-- ``ordinal_exponent``: "n to the power of th".
+- ``ordinal_exponent``: "n to the power of th";
+- ``function_parenthesis``: "f of (x)";
+- ``bullet_said``: a list mark read aloud ("bullet" opening a sentence or a clause);
+- ``mixed_number``: "2 one sixth" for two and one sixth;
+- ``stray_parenthesis``: an opening or closing parenthesis without its pair;
+- ``dimension_as_times``: "10 times 8 feet" for 10 by 8 feet.
+
+And against the written problem and the reasoning (``row_defects``):
+- ``dash_as_comma``: a dash of the problem said as a comma ("X-2" as "X, 2", "Monday-Wednesday"
+  as "Monday, Wednesday");
+- ``pair_as_number``: a pair "(12,102)" said as one number, "12102";
+- ``interval_brackets``: a closed interval "[0,25]" said as the open "(0, 25)";
+- ``cut_algebra``: a sentence that says only the right side of its step's equation in a
+  variable ("we get 100." for "4x + 60 = 100"), which states something false.
 A row also has ``sign_mismatch`` (the response's answer has the other sign than gold) and
 ``long_response`` (longer than its reasoning, or than the seconds a response may take).
 """
@@ -38,6 +51,8 @@ _HALF_EQUATION_RE = re.compile(rf"(?:^|[:,]\s|\b(?:is|are|was|were)\s){_MEASURE}
 ANSWER_LEAD = "So the answer is"
 DEFECTS = ("bare_reason", "half_equation", "no_explanation", "doubled_unit", "dash_as_minus",
            "confusable_letters", "unspoken_markup", "ordinal_division", "ordinal_exponent",
+           "function_parenthesis", "bullet_said", "mixed_number", "stray_parenthesis", "dimension_as_times",
+           "dash_as_comma", "pair_as_number", "interval_brackets", "cut_algebra",
            "sign_mismatch", "long_response")
 
 _UNITS = ("cents?|dollars?|euros?|pounds?|percent|miles?|kilometers?|meters?|feet|foot|inches|inch|"
@@ -53,6 +68,22 @@ _DASH_AS_MINUS_RE = re.compile(
 _CONFUSABLE_RE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
 _MARKUP_RE = re.compile(r"[\\{}^`]")
 _ORDINAL_EXPONENT_RE = re.compile(r"\bpower of (?:th|st|nd|rd)\b")
+_FUNCTION_PARENTHESIS_RE = re.compile(r"\b[a-zA-Z] of \(")
+_BULLET_RE = re.compile(r"(?:^|[.:;!?]\s+)bullet\b", re.I)
+_SMALL = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+_PARTS = "halves|half|thirds?|quarters?|fourths?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?|twelfths?"
+_MIXED_NUMBER_RE = re.compile(rf"\b\d+ (?:{_SMALL}) (?:{_PARTS})\b", re.I)
+_LENGTHS = "feet|foot|inches|inch|yards?|meters?|centimeters?|millimeters?|kilometers?|miles?"
+_DIMENSION_RE = re.compile(rf"\b\d+(?:\.\d+)? times \d+(?:\.\d+)? (?:{_LENGTHS})\b"
+                           r"(?!\s*(?:equals|is|gives|makes|=))")  # "2 times 4 inches equals 8" is arithmetic
+_DASHED_RE = re.compile(r"\b(\w+) ?[-\u2013] ?(\w+)\b")
+_PAIR_RE = re.compile(r"\((-?\d+), ?(-?\d+)\)")
+_CLOSED_INTERVAL_RE = re.compile(r"\[(-?\d+), ?(-?\d+)\]")
+# a term in a variable: "4x", "x + 60", "2(y" ("a total" is no variable)
+_VARIABLE_TERM_RE = re.compile(r"\d[a-z](?![a-zA-Z])|(?<![a-zA-Z])[a-z](?![a-zA-Z])\s*[-+*/^]"
+                               r"|[-+*/^(]\s*[a-z](?![a-zA-Z])")
+_SAID_RESULT_RE = re.compile(r"\b(?:get|gets|gives?|giving)\s+(-?\d[\d,]*(?:\.\d+)?)\s*[.!?]?$")
+_SINGLE_LETTER_RE = re.compile(r"(?<![\w'])(?![aAI]\b)[a-zA-Z](?![\w'])")
 
 
 @cache
@@ -81,6 +112,37 @@ def spoken_defects(text: str) -> list[str]:
         found.append("ordinal_division")
     if _ORDINAL_EXPONENT_RE.search(text):
         found.append("ordinal_exponent")
+    for kind, pattern in (("function_parenthesis", _FUNCTION_PARENTHESIS_RE), ("bullet_said", _BULLET_RE),
+                          ("mixed_number", _MIXED_NUMBER_RE), ("dimension_as_times", _DIMENSION_RE)):
+        if pattern.search(text):
+            found.append(kind)
+    if text.count("(") != text.count(")"):
+        found.append("stray_parenthesis")
+    return found
+
+
+def row_defects(problem: str, spoken: list[str], reasoning: list[str], response: list[dict]) -> list[str]:
+    """What the spoken texts lost of the written problem, and sentences that say the right
+    side of an equation in a variable as if it were the result."""
+    found = []
+    said = " ".join(spoken)
+    if any(f"{a}, {b}" in said and f"{a}, {b}" not in problem and not (a.isdigit() and b.isdigit())
+           and len(a) > 1 and len(b) > 1 for a, b in _DASHED_RE.findall(problem)):  # "a - b" is algebra
+        found.append("dash_as_comma")
+    if any(f"{a}, {b}" not in said and re.search(rf"(?<![\d,]){a}{b}(?![\d,])", said)
+           for a, b in _PAIR_RE.findall(problem)):
+        found.append("pair_as_number")
+    if any(f"({a}, {b})" in said for a, b in _CLOSED_INTERVAL_RE.findall(problem)):
+        found.append("interval_brackets")
+    for sentence in response:
+        if _SINGLE_LETTER_RE.search(sentence["text"]):
+            continue  # it says the variables too: "3 k minus s ... equals 56"
+        result = _SAID_RESULT_RE.search(sentence["text"])
+        step = reasoning[sentence["after_step"] - 1] if 0 < sentence["after_step"] <= len(reasoning) else ""
+        side = re.search(rf"([^=]*)=\s*{re.escape(result[1])}(?!\d|\.\d)", step) if result else None
+        if side and _VARIABLE_TERM_RE.search(side[1]):
+            found.append("cut_algebra")
+            break
     return found
 
 

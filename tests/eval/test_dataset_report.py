@@ -60,8 +60,21 @@ def test_report_counts_what_a_listener_would_hear_as_wrong(small_dataset, tmp_pa
         questions[row] = text
     durations = table.column("response_duration").to_pylist()
     durations[10] = 25.0  # long_response
-    tampered = _replace(_replace(_replace(table, "response", responses), "question", questions),
-                        "response_duration", durations)
+    for row, text in ((11, "What is f of (x) when x is 2?"), (12, "Ann counts. Bullet the first box has 3."),
+                      (13, "She ate 2 one sixth pies."), (14, "He paid (3 dollars for it."),
+                      (15, "A rug is 10 times 8 feet. What does it cost?")):
+        questions[row] = text  # function_parenthesis, bullet_said, mixed_number, stray_parenthesis, dimension
+    problems, reasoning = table.column("problem").to_pylist(), table.column("reasoning").to_pylist()
+    for row, problem, question in ((16, "We deliver Monday-Wednesday.", "We deliver Monday, Wednesday."),
+                                   (17, "Plot the point (12,102).", "Plot the point 12102."),
+                                   (18, "Pick x in [0,25].", "Pick x in (0, 25).")):
+        problems[row], questions[row] = problem, question  # dash_as_comma, pair_as_number, interval
+    reasoning[19][0] = "So 4x + 60 = 100."  # cut_algebra: the response says only the right side
+    responses[19][1] = {"text": "Now we combine like terms to get 100.", "after_step": 1}
+    tampered = table
+    for name, values in (("response", responses), ("question", questions), ("response_duration", durations),
+                         ("problem", problems), ("reasoning", reasoning)):
+        tampered = _replace(tampered, name, values)
     (tmp_path / "data").mkdir()
     pq.write_table(tampered, tmp_path / "data" / "train-00000-of-00001.parquet")
     report = build_report(tmp_path)
