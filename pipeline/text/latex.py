@@ -168,10 +168,20 @@ class _Math:
         if token == "&" or token == "\\":
             raise Unsayable("multiline_math", "an aligned layout")
         if token in _FUNCTIONS and self.peek("("):
-            return f" {token} of "
+            return f" {token} of {self.simple_argument()} "
         if token == "/" and "".join(said).rstrip()[-1:].isdigit() and self.peek_digits():
             return " / "
         return _token(token, True)
+
+    def simple_argument(self) -> str:
+        """A function's argument of one number or letter, taken with its parentheses: "f(3)"
+        is said "f of 3", as a listener hears no brackets; a longer one stays for the rest."""
+        items = self.items[self.at:self.at + 3]
+        if len(items) == 3 and all(isinstance(item, str) for item in items) and items[2] == ")" \
+                and (items[1].isdigit() or (len(items[1]) == 1 and items[1].isalpha())):
+            self.at += 3
+            return _token(items[1], True)
+        return ""
 
     def peek_digits(self) -> bool:
         following = self.items[self.at] if self.at < len(self.items) else None
