@@ -78,6 +78,7 @@ _TEXT = {"boxed", "text", "textbf", "textit", "textrm", "textsf", "mbox", "emph"
 _LETTERS = {"mathbb": {"R": "the real numbers", "Z": "the integers", "N": "the natural numbers",
                        "Q": "the rational numbers", "C": "the complex numbers"}}
 _FRACTIONS = {"frac", "dfrac", "tfrac", "cfrac"}
+_PROPER_FRACTION_RE = re.compile(r"\\[dt]?frac\s*\{(\d)\}\s*\{(\d\d?)\}")
 _ORDINAL_SUFFIXES = ("t h", "s t", "n d", "r d", "th", "st", "nd", "rd")
 _BINOMIALS = {"binom", "dbinom", "tbinom"}
 _ROWS = {"align": ", and ", "align*": ", and ", "aligned": ", and ", "eqnarray": ", and ",
@@ -138,7 +139,11 @@ class _Math:
         if isinstance(item, LatexGroupNode):
             return " " + _say_math(item.nodelist) + " "
         if isinstance(item, LatexMacroNode):
-            return " " + self.macro(item) + " "
+            spoken = self.macro(item)
+            if item.macroname in _FRACTIONS and "".join(said).rstrip()[-1:].isdigit() \
+                    and _PROPER_FRACTION_RE.fullmatch(item.latex_verbatim()):
+                spoken = "and " + spoken  # 2\frac{1}{6}: two and one sixth, a mixed number
+            return " " + spoken + " "
         if isinstance(item, LatexEnvironmentNode) and item.environmentname in _ROWS:
             return " " + _Math(item.nodelist, _ROWS[item.environmentname]).say() + " "
         if isinstance(item, LatexEnvironmentNode):
@@ -343,12 +348,14 @@ _TIDY = (
     (re.compile(r"\s+\)"), ")"),
 )
 _SHORT_ARGUMENTS_RE = re.compile(r"\\([dt]?frac|binom|dbinom)\s*(\d)(\d)")
+_LIST_MARK_RE = re.compile(r"\$\s*\\bullet\s*\$\s*")  # a math span holding only a bullet marks a list item
 
 
 def canonical(text: str) -> str:
     """``\\frac25`` written out as ``\\frac{2}{5}`` and ``10{,}000`` or ``10,\\!000`` as
-    ``10,000``, so digits read as the numbers they are."""
-    text = text.replace("{,}", ",").replace(",\\!", ",")
+    ``10,000``, so digits read as the numbers they are; a bullet marking a list item is
+    dropped (it is not read aloud)."""
+    text = _LIST_MARK_RE.sub("", text.replace("{,}", ",").replace(",\\!", ","))
     return _SHORT_ARGUMENTS_RE.sub(r"\\\1{\2}{\3}", text)
 
 
