@@ -120,6 +120,10 @@ def _date(m: re.Match) -> str:
     return f"{calendar.month_name[month]} {day}, {year}"
 
 
+_LENGTH_WORDS = "feet|foot|inches|inch|yards?|meters?|centimeters?|millimeters?|kilometers?|miles?"
+_DAYS_AND_MONTHS = "|".join([*calendar.day_name, *calendar.month_name[1:]])
+
+
 def _ratio(m: re.Match) -> str:
     return " to ".join(m.group(0).split(":"))
 
@@ -148,11 +152,16 @@ _RULES: list[tuple[re.Pattern, object, tuple[str, ...]]] = [
                 r"(?:(?:st|nd|rd|th)s?|s)?\b"), _fraction, ("/",)),
     (re.compile(rf"(?<=\d)-(?={_NUM}\b)"), " to ", ("-",)),
     (re.compile(rf"(?<![\w.])-(?={_NUM})"), "negative ", ("-",)),
+    # a dimension, "10 x 8 feet": 10 by 8 feet
+    (re.compile(rf"(?<=\d)\s?[x×]\s?(?={_NUM}\s?(?:{_LENGTH_WORDS})\b)"), " by ", ("x", "×")),
     (re.compile(rf"(?<=\d)\s?[x×]\s?(?=\$?{_NUM})"), " times ", ("x", "×")),
     (re.compile(rf"(?<=\d)\s?/\s?(?={_NUM})"), " divided by ", ("/",)),
     (re.compile(r"(?<=[ap]\.m\.)\s+-\s+(?=\d)"), " to ", ("-",)),  # 1:00 PM - 6:00 PM
     (re.compile(r"(?<![\w-])([A-Za-z])\s+-\s+(?=[a-z])"), r"\1-", ("-",)),  # "t - shirts"
     (re.compile(r"(?<=[\d)])\s+-\s+(?=[\d($(])"), " minus ", ("-",)),
+    # a range of days or months, "Monday-Wednesday": Monday to Wednesday
+    (re.compile(rf"\b({_DAYS_AND_MONTHS})\s?-\s?(?={_DAYS_AND_MONTHS})"), r"\1 to ", ("-",)),
+    (re.compile(r"(?<![\w-])([A-Z])\s+-\s+(?=\d)"), r"\1 minus ", ("-",)),  # "X - 2 years old"
     (re.compile(r"\s+-\s+"), ", ", ("-",)),  # a dash between words is a pause
     # "$0.40 cents": 40 cents, once
     (re.compile(r"\b(dollars?|cents?|percent)\s+\1\b"), r"\1", ("dollar", "cent", "percent")),

@@ -58,6 +58,9 @@ def test_unspeakable_characters(text, bad):
     ("He walked home - slowly.", "He walked home, slowly."),
     ("The 5 - 3 = 2 rule.", "The 5 minus 3 equals 2 rule."),
     ("Gas costs $0.40 cents per mile.", "Gas costs 40 cents per mile."),  # GSM8K train 2460
+    ("We deliver Monday - Wednesday, June-August.", "We deliver Monday to Wednesday, June to August."),
+    ("My sister is X - 2 years old.", "My sister is X minus 2 years old."),
+    ("A rug of 10 x 8 feet costs 3 x 40 dollars.", "A rug of 10 by 8 feet costs 3 times 40 dollars."),
 ])
 def test_a_dash_is_minus_only_between_numbers_and_a_unit_is_said_once(written, spoken):
     assert verbalize(written) == spoken
