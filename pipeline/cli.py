@@ -212,20 +212,22 @@ def service_failure(summary: dict) -> str | None:
     return f"no record came through: {said}"
 
 
-def speech_cache_counts(result) -> dict[str, int]:
-    """Clips a remote engine was asked for, and clips read from the speech cache instead."""
-    counts = {"cache_hits": 0, "clips_asked": 0}
-    for counter in result.metrics().query(MetricsFilter().with_namespace("tts"))["counters"]:
+def counters(result, namespace: str) -> dict[str, int]:
+    """The counters of ``namespace`` of a finished run, summed over the steps that count them."""
+    counts: dict[str, int] = {}
+    for counter in result.metrics().query(MetricsFilter().with_namespace(namespace))["counters"]:
         counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + counter.committed
     return counts
 
 
+def speech_cache_counts(result) -> dict[str, int]:
+    """Clips a remote engine was asked for, and clips read from the speech cache instead."""
+    return {"cache_hits": 0, "clips_asked": 0, **counters(result, "tts")}
+
+
 def llm_usage(result, price_in: float, price_out: float) -> dict:
-    """The ``llm`` counters of a finished run, summed over the steps that count them, with
-    the cost at the given prices."""
-    usage: dict[str, float] = {}
-    for counter in result.metrics().query(MetricsFilter().with_namespace("llm"))["counters"]:
-        usage[counter.key.metric.name] = usage.get(counter.key.metric.name, 0) + counter.committed
+    """The ``llm`` counters of a finished run, with the cost at the given prices."""
+    usage: dict[str, float] = dict(counters(result, "llm"))
     if price_in or price_out:
         cost = (usage.get("tokens_in", 0) * price_in + usage.get("tokens_out", 0) * price_out) / 1e6
         usage["estimated_cost"] = round(cost, 4)

@@ -107,14 +107,12 @@ def start_staging(output: str) -> str:
     return staging
 
 
-def dataset_version(staging: str) -> str:
+def dataset_version(summary: dict) -> str:
     """A build's version: a hash of its summary, which holds its settings, counts and
     shard sizes, so the same inputs and seed give the same version (and the same card);
     what a cache saved is left out, as it changes no row."""
-    with FileSystems.open(FileSystems.join(staging, "summary.json")) as handle:
-        summary = json.loads(handle.read())
-    summary.pop("tts_cache", None)
-    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()[:12]
+    kept = {name: value for name, value in summary.items() if name != "tts_cache"}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _versioned(name: str, version: str) -> str:
@@ -139,10 +137,8 @@ def _write_then_replace(path: str, text: str) -> None:
     _replace(temporary, path)
 
 
-def _card(staging: str, version: str) -> str:
+def _card(staging: str, summary: dict, version: str) -> str:
     """The staging card, its shard globs rewritten for the published names."""
-    with FileSystems.open(FileSystems.join(staging, "summary.json")) as handle:
-        summary = json.loads(handle.read())
     first = FileSystems.match([FileSystems.join(staging, "data", "*.parquet")])[0].metadata_list[0].path
     with FileSystems.open(first) as handle:
         schema = pq.read_schema(handle)
@@ -174,11 +170,13 @@ def remove_leftovers(output: str) -> list[str]:
 
 def publish(staging: str, output: str) -> list[str]:
     """Switch ``output`` to the finished run in ``staging``; returns the files it now holds."""
-    version = dataset_version(staging)
+    with FileSystems.open(FileSystems.join(staging, "summary.json")) as handle:
+        summary = json.loads(handle.read())
+    version = dataset_version(summary)
     staged = [name for name in _files(staging) if name not in (MANIFEST, CARD)]
     new = sorted(_versioned(name, version) for name in staged) + [CARD]
     old = previous_files(output)
-    card = _card(staging, version)
+    card = _card(staging, summary, version)
     for name in staged:
         _replace(FileSystems.join(staging, name), FileSystems.join(output, _versioned(name, version)))
     _write_then_replace(FileSystems.join(output, CARD), card)
