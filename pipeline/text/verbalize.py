@@ -157,6 +157,8 @@ _RULES: list[tuple[re.Pattern, object, tuple[str, ...]]] = [
     (re.compile(rf"(?<=\d)\s?[x×]\s?(?=\$?{_NUM})"), " times ", ("x", "×")),
     (re.compile(rf"(?<=\d)\s?/\s?(?={_NUM})"), " divided by ", ("/",)),
     (re.compile(r"(?<=[ap]\.m\.)\s+-\s+(?=\d)"), " to ", ("-",)),  # 1:00 PM - 6:00 PM
+    # between algebra terms, "6x - y = 24": 6x minus y
+    (re.compile(r"(?<![\w-])(\d*[a-z])\s+-\s+(?=\d*[a-z]\b(?!-)|\d)"), r"\1 minus ", ("-",)),
     (re.compile(r"(?<![\w-])([A-Za-z])\s+-\s+(?=[a-z])"), r"\1-", ("-",)),  # "t - shirts"
     (re.compile(r"(?<=[\d)])\s+-\s+(?=[\d($(])"), " minus ", ("-",)),
     # a range of days or months, "Monday-Wednesday": Monday to Wednesday

@@ -60,6 +60,8 @@ def test_unspeakable_characters(text, bad):
     ("Gas costs $0.40 cents per mile.", "Gas costs 40 cents per mile."),  # GSM8K train 2460
     ("We deliver Monday - Wednesday, June-August.", "We deliver Monday to Wednesday, June to August."),
     ("My sister is X - 2 years old.", "My sister is X minus 2 years old."),
+    ("If 6x - y = 24 and y - 2 = 4, find x - 3y.",
+     "If 6x minus y equals 24 and y minus 2 equals 4, find x minus 3y."),
     ("A rug of 10 x 8 feet costs 3 x 40 dollars.", "A rug of 10 by 8 feet costs 3 times 40 dollars."),
 ])
 def test_a_dash_is_minus_only_between_numbers_and_a_unit_is_said_once(written, spoken):
