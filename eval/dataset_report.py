@@ -62,7 +62,8 @@ def heard_defects(row: dict) -> list[str]:
     """What a listener would hear as wrong in a row: in the response and the question, an
     answer of the other sign than gold, a response longer than its reasoning or its time."""
     sentences = [sentence["text"] for sentence in row["response"]]
-    found = set(response_defects(sentences)) | set(spoken_defects(row["question"]))
+    opener = bool(row["response"]) and row["response"][0]["after_step"] == 0
+    found = set(response_defects(sentences, opener)) | set(spoken_defects(row["question"]))
     spoken = [row["question"], *sentences]
     found |= set(row_defects(row["problem"], spoken, row["reasoning"], row["response"]))
     gold = numeric(row["answer"])

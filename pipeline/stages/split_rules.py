@@ -32,6 +32,7 @@ from pipeline.text.arithmetic import (
     written,
 )
 from pipeline.text.latex import Unsayable, say, spoken_values
+from pipeline.text.listening import ANSWER_LEAD
 from pipeline.text.quantities import quantity_values
 from pipeline.text.verbalize import normalize_space, unspeakable_characters, verbalize
 
@@ -59,6 +60,10 @@ _OPERAND = (rf"\(*\$?(?:\d[\d,]*(?:\.\d+)?(?:\s+(?:and\s+)?\d+/\d+)?|\.\d+)(?:[A
 
 
 _EQUATION_RE = re.compile(rf"{_OPERAND}(?:\s*[-+*/x×÷–]\s*{_OPERAND})+\s*=\s*")
+# A coefficient and a variable ("2p", "4w"; not a unit such as "5m" or "3h"), and a calculation
+# that starts inside a longer expression ("(X+10) + (X+10)*1/2 = 45" matched from "10)").
+_VARIABLE_TERM_RE = re.compile(r"\d(?![mghsk]\b)[A-Za-z]\b")
+_OPEN_LEFT_RE = re.compile(r"(?:[-+*/(=]|\b(?![aAI]\b)[A-Za-z])\s*$")
 
 
 # "..., because 48." once "because 12 x 4 = 48" lost its calculation: the reason is gone.
@@ -128,6 +133,9 @@ def spoken_sentence(step: str) -> str | None:
     """The narrative of a step with each calculation replaced by its result, said in words;
     a reason left with no more than the result it explains is dropped, as it says nothing.
     None when the step cannot be said cleanly."""
+    if any(_VARIABLE_TERM_RE.search(m[0]) or _OPEN_LEFT_RE.search(step[:m.start()])
+           for m in _EQUATION_RE.finditer(step)):
+        return None  # "we get 2p + 12 = 70" is no "we get 70": the left side is algebra
     text, removed = _EQUATION_RE.subn("", step)
     while removed:
         text, removed = _EQUATION_RE.subn("", text)
@@ -144,6 +152,85 @@ def spoken_sentence(step: str) -> str | None:
     if not text or unspeakable_characters(text) or not re.search(r"[a-zA-Z]", text):
         return None
     return text if text[-1] in ".!?" else text + "."
+
+
+_CONSEQUENCE_RE = re.compile(r"(?:^|[,;:]\s*)(?:so|thus|hence|therefore|which means(?: that)?|"
+                             r"this means(?: that)?|this gives(?: us)?|we get|we have|we find|we obtain)"
+                             r"\b,?\s+", re.I)
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+def key_results(text: str) -> list[str]:
+    """Short sentences for a long spoken step, the last sentence's first: the consequence a
+    sentence ends on ("..., so p of x has a factor of x minus 8." -> "So p of x has a factor of
+    x minus 8."), its main clause after "Since ...," or its last "and" clause, and a chain of
+    equalities said by its ends ("852 sub 9 equals 8 (81) plus ... equals 695" -> "So 852 sub 9
+    equals 695.")."""
+    forms: list[str] = []
+    for sentence in reversed(_SENTENCE_END_RE.split(text.strip())):
+        sentence = sentence.strip().rstrip(".!?,;: ")
+        consequences = list(_CONSEQUENCE_RE.finditer(sentence))
+        clauses = [sentence[consequences[-1].end():]] if consequences else []
+        if _CLAUSE_LEAD_RE.match(sentence) or ", and " in sentence:
+            clauses.append(_last_clause(sentence))
+        clauses.append(sentence)
+        for clause in clauses:
+            clause = _OPENING_RE.sub("", clause.strip())
+            for form in (_chain_ends(clause), clause if clause is not sentence else None):
+                if form and 3 <= len(form.split()) <= 24 and form.count("(") == form.count(")") \
+                        and _STATEMENT_RE.search(form) and not _DANGLING_RE.match(form) \
+                        and f"So {_lowered(form)}." not in forms:
+                    forms.append(f"So {_lowered(form)}.")
+    return forms
+
+
+_CLAUSE_LEAD_RE = re.compile(r"(?:since|because|as|if|when|given that|note that|setting|substituting|"
+                             r"plugging|letting|let)\b", re.I)
+_OPENING_RE = re.compile(r"^(?:we have that|we have|we see that|then|thus|hence|so|therefore),?\s+", re.I)
+_DANGLING_RE = re.compile(r"(?:and|or|but|which|that|where|with|equals|is|are|plus|minus|times|over|for|to|"
+                          r"in|on|at|of|by|either)\b|.*:", re.I)
+_STATEMENT_RE = re.compile(r"\b(?:equals|is|are|was|were|has|have|gives|be)\b")
+_JOINED_RE = re.compile(r"\band\b|[,;]\s*(?:so|and|then|thus|hence|we)\b|;")
+
+
+def _lowered(clause: str) -> str:
+    """A clause's first word in lower case when it is an ordinary word ("The base" -> "the
+    base", "Multiplying" -> "multiplying"), not a name or a variable ("P", "Alice")."""
+    first = clause.split(" ", 1)[0]
+    ordinary = first.lower() in _ORDINARY_FIRST or (first.endswith("ing") and first[1:].islower())
+    return clause[0].lower() + clause[1:] if ordinary else clause
+
+
+_ORDINARY_FIRST = frozenset({"the", "a", "an", "this", "that", "these", "those", "there", "it", "we", "our",
+                             "its", "each", "every", "all", "both", "their", "his", "her"})
+
+
+def _last_clause(sentence: str) -> str:
+    """What follows the sentence's last comma outside brackets ("and" dropped)."""
+    depth, cut = 0, 0
+    for at, char in enumerate(sentence):
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            cut = at + 1
+    return re.sub(r"^\s*(?:and\s+)?", "", sentence[cut:])
+
+
+def _chain_ends(clause: str) -> str | None:
+    """``A equals B equals C`` said as ``A equals C`` (``A is B equals C`` as ``A is C``), when
+    both ends are short; None when the clause is no such chain."""
+    parts = clause.split(" equals ")
+    if len(parts) < 3 and not (len(parts) == 2 and " is " in parts[0]):
+        return None
+    if any(_JOINED_RE.search(part) for part in parts) or _CLAUSE_LEAD_RE.match(clause):
+        return None  # more than one statement: "a equals 2 and b equals 3", "..., so c equals 4"
+    left, right = parts[0], parts[-1]
+    if " is " in left:
+        left, verb = left.rsplit(" is ", 1)[0], "is"
+    else:
+        verb = "equals"
+    if len(left.split()) > 12 or len(right.split()) > 8 or not left or _NUMBER_RE.fullmatch(left.strip()):
+        return None
+    return f"{left} {verb} {right}"
 
 
 def spoken_highlights(reasoning: list[str]) -> list[dict]:
@@ -174,22 +261,33 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
             last_note = numeric(record["answer"])
     response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
     response += spoken_highlights(reasoning)
-    response = within_budget(record, reasoning, _with_answer(record, reasoning, response), config)
-    return checked(record, reasoning, response, config, last_note)
+    return checked_briefly(record, reasoning, _with_answer(record, reasoning, response), config, last_note)
 
 
 def within_budget(record: dict, reasoning: list[str], response: list[dict],
-                  config: BuildConfig) -> list[dict]:
+                  config: BuildConfig, briefly: bool = True) -> list[dict]:
     """A short spoken summary: the opener, the answer, and of the sentences between them
     those that fit the budget, the ones saying a result the step derives first, earlier
-    ones before later (so speech starts early), kept in order."""
+    ones before later (so speech starts early), kept in order. When none fits, and
+    ``briefly``, the result a step ends on (``key_results``) where that fits: a response
+    that says only the answer teaches a model to skip the explanation."""
+    last = response[-1]
+    concluding = _concluding(record, len(reasoning), last) if briefly else None
     if over_budget(reasoning, [response[0], response[-1]], config):
-        # the last step said in full is too long: the answer is said on its own instead
-        response = [*response[:-1], answer_sentence(record, len(reasoning))]
+        # the last step said in full is too long: the result it ends on, if that states the
+        # answer and fits, else the answer on its own
+        fits = concluding and not over_budget(reasoning, [response[0], concluding], config)
+        response = [*response[:-1], concluding if fits else answer_sentence(record, len(reasoning))]
     if over_budget(reasoning, [response[0], response[-1]], config, longest=True):
-        # a reasoning shorter than opener and answer: the answer alone, as short as it is said
+        # a reasoning shorter than opener and answer: no opener, the last step said if that
+        # fits ("Taking 37 birds from 95 birds gives 58."), else the result it ends on, else
+        # the answer alone, as short as it is said
         answer = answer_sentence(record, len(reasoning))
         shorter = min((response[-1], answer), key=lambda s: sentence_costs([s["text"]], config)[0][0])
+        said = [s for s in (last, concluding) if briefly and s and s["after_step"] == len(reasoning)
+                and not s["text"].startswith(ANSWER_LEAD)
+                and not over_budget(reasoning, [s], config, longest=True)]
+        shorter = said[0] if said else shorter
         if over_budget(reasoning, [shorter], config, longest=True):
             raise Reject(STAGE, "response_too_long", f"even the answer, {shorter['text']!r}, is "
                          "longer than the reasoning")
@@ -214,7 +312,26 @@ def within_budget(record: dict, reasoning: list[str], response: list[dict],
         if tokens + costs[i][0] <= tokens_allowed and seconds + costs[i][1] <= seconds_allowed:
             kept.add(i)
             tokens, seconds = tokens + costs[i][0], seconds + costs[i][1]
+    if len(kept) == 2 and briefly:
+        # no step fits said in full: say the result one of them ends on, if that fits
+        for i in middle:
+            for brief in key_results(response[i]["text"]):
+                cost = sentence_costs([brief], config)[0]
+                if tokens + cost[0] <= tokens_allowed and seconds + cost[1] <= seconds_allowed:
+                    return [response[0], {"text": brief, "after_step": response[i]["after_step"]},
+                            response[-1]]
     return [sentence for i, sentence in enumerate(response) if i in kept]
+
+
+def _concluding(record: dict, steps: int, last: dict) -> dict | None:
+    """The result the last step's sentence ends on, when it states the answer: "So the
+    maximum value is 28." says more than "So the answer is 28." in as many words."""
+    if last["after_step"] != steps or last["text"].startswith(ANSWER_LEAD):
+        return None
+    for brief in key_results(last["text"]):
+        if states_answer(brief, record):
+            return {"text": brief, "after_step": steps}
+    return None
 
 
 def _with_answer(record: dict, reasoning: list[str], response: list[dict]) -> list[dict]:
@@ -271,5 +388,16 @@ def split_prose(record: dict, config: BuildConfig) -> dict:
     response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
     response += [{"text": text if text[-1] in ".!?" else text + ".", "after_step": n}
                  for n, text in enumerate(spoken, start=1)]
-    response = within_budget(record, reasoning, _with_answer(record, reasoning, response), config)
-    return checked(record, reasoning, response, config)
+    return checked_briefly(record, reasoning, _with_answer(record, reasoning, response), config)
+
+
+def checked_briefly(record: dict, reasoning: list[str], response: list[dict], config: BuildConfig,
+                    last_note: Fraction | None = None) -> dict:
+    """The response within its budget, checked; when a brief result it says fails a check,
+    the response without it (a row is never lost to the brief form)."""
+    try:
+        said = within_budget(record, reasoning, response, config)
+        return checked(record, reasoning, said, config, last_note)
+    except Reject:
+        said = within_budget(record, reasoning, response, config, briefly=False)
+        return checked(record, reasoning, said, config, last_note)

@@ -86,9 +86,11 @@ _ROWS = {"align": ", and ", "align*": ", and ", "aligned": ", and ", "eqnarray":
          "multline": " ", "multline*": " ", "cases": "; "}
 _LAYOUTS = {"pmatrix": "matrix", "bmatrix": "matrix", "vmatrix": "matrix", "matrix": "matrix",
             "Bmatrix": "matrix", "smallmatrix": "matrix", "array": "table", "tabular": "table"}
+# A square bracket of math, held apart until the span is said: "[a, b]" is a closed interval.
+_OPEN, _CLOSE = "\x01", "\x02"
 _OPERATORS = {"+": " plus ", "=": " equals ", "<": " is less than ", ">": " is greater than ",
               "*": " times ", "/": " over ", "!": " factorial ", "'": " prime ", ":": " to ",
-              "[": " (", "]": ") ", "(": " (", ")": ") ", ",": ", ", ".": ". ", ";": "; ",
+              "[": f" {_OPEN} ", "]": f" {_CLOSE} ", "(": " (", ")": ") ", ",": ", ", ".": ". ", ";": "; ",
               "?": "? ", "~": " "}
 _TOKEN_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d,])|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\s+|.")
 _FUNCTIONS = frozenset("fghpqPQ")
@@ -162,7 +164,7 @@ class _Math:
             return " sub " + self.argument() + " "
         if token == "-":
             previous = "".join(said).rstrip()
-            starts = not previous or previous.endswith(("(", "equals", "than", "to", "plus", "minus",
+            starts = not previous or previous.endswith(("(", _OPEN, "equals", "than", "to", "plus", "minus",
                                                         "times", "over", "by", ","))
             return " negative " if starts else " minus "
         if token == "|":
@@ -344,6 +346,15 @@ _TIDY = (
     (re.compile(r",\s*(?=[.?!;])"), ""),
     (re.compile(r"\$\s+(?=[\d.])"), "$"),
     (re.compile(r"(?<=\d)\s+%"), "%"),
+    (re.compile(rf"{_OPEN}\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s*([^{_OPEN}{_CLOSE}(),]+?)\s*{_CLOSE}"),
+     r" the closed interval from \1 to \2 "),
+    (re.compile(rf"{_OPEN}\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s*([^{_OPEN}{_CLOSE}(),]+?)\s*\)"),
+     r" the interval from \1 inclusive to \2 exclusive "),
+    (re.compile(rf"\(\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s*([^{_OPEN}{_CLOSE}(),]+?)\s*{_CLOSE}"),
+     r" the interval from \1 exclusive to \2 inclusive "),
+    (re.compile(_OPEN), " ("),
+    (re.compile(_CLOSE), ") "),
+    (re.compile(r"\s+"), " "),
     (re.compile(r"\(\s+"), "("),
     (re.compile(r"\s+\)"), ")"),
 )
@@ -411,12 +422,33 @@ def looks_like_latex(text: str) -> bool:
     return any(_MATHY_RE.search(span) for span in _SPAN_RE.findall(text))
 
 
+_APPLIED_RE = re.compile(r"\b([A-Za-z]) of \(([^()]*)\)")
+_OPERATION_RE = re.compile(r"\b(?:plus|minus|times|over|divided|equals|modulo)\b")
+
+
+def _applied(match: re.Match) -> str:
+    argument = match[2].strip()
+    if not _OPERATION_RE.search(argument):
+        *first, last = [part.strip() for part in argument.split(",")]
+        return f"{match[1]} of {', '.join(first) + ' and ' if first else ''}{last}"
+    return match[0] if "," in argument else f"{match[1]} of the quantity {argument}"
+
+
+def unbracket_arguments(said: str) -> str:
+    """A listener hears no brackets: "f of (negative 1)" is said "f of negative 1",
+    "f of (x plus 1)" "f of the quantity x plus 1" and "f of (x, y)" "f of x and y",
+    innermost first, so "g of (f of (2))" is "g of f of 2"."""
+    while (unbracketed := _APPLIED_RE.sub(_applied, said)) != said:
+        said = unbracketed
+    return said
+
+
 def say(text: str, latex: bool | None = None) -> str:
     """Spoken text for ``text``: LaTeX said in words (``latex`` True, or None and the
     text looks like LaTeX), then every remaining symbol verbalized. Raises ``Unsayable``."""
     if latex is None:
         latex = looks_like_latex(text)
-    return verbalize(latex_to_words(text) if latex else text)
+    return unbracket_arguments(verbalize(latex_to_words(text))) if latex else verbalize(text)
 
 
 @lru_cache(maxsize=65536)

@@ -23,8 +23,9 @@ And in any spoken text, the question included (``spoken_defects``):
 - ``dimension_as_times``: "10 times 8 feet" for 10 by 8 feet.
 
 And against the written problem and the reasoning (``row_defects``):
-- ``dash_as_comma``: a dash of the problem said as a comma ("X-2" as "X, 2", "Monday-Wednesday"
-  as "Monday, Wednesday");
+- ``dash_as_comma``: a hyphen joining two words of the problem said as a comma
+  ("Monday-Wednesday" as "Monday, Wednesday"); a dash with spaces around it sets off an aside
+  ("the mother of Becky - Irene - is"), which a comma says right;
 - ``pair_as_number``: a pair "(12,102)" said as one number, "12102";
 - ``interval_brackets``: a closed interval "[0,25]" said as the open "(0, 25)";
 - ``cut_algebra``: a sentence that says only the right side of its step's equation in a
@@ -76,7 +77,7 @@ _MIXED_NUMBER_RE = re.compile(rf"\b\d+ (?:{_SMALL}) (?:{_PARTS})\b", re.I)
 _LENGTHS = "feet|foot|inches|inch|yards?|meters?|centimeters?|millimeters?|kilometers?|miles?"
 _DIMENSION_RE = re.compile(rf"\b\d+(?:\.\d+)? times \d+(?:\.\d+)? (?:{_LENGTHS})\b"
                            r"(?!\s*(?:equals|is|gives|makes|=))")  # "2 times 4 inches equals 8" is arithmetic
-_DASHED_RE = re.compile(r"\b(\w+) ?[-\u2013] ?(\w+)\b")
+_DASHED_RE = re.compile(r"\b(\w+)[-\u2013](\w+)\b")
 _PAIR_RE = re.compile(r"\((-?\d+), ?(-?\d+)\)")
 _CLOSED_INTERVAL_RE = re.compile(r"\[(-?\d+), ?(-?\d+)\]")
 # a term in a variable: "4x", "x + 60", "2(y" ("a total" is no variable)
@@ -155,10 +156,11 @@ def sentence_defects(sentence: str) -> list[str]:
     return found
 
 
-def response_defects(sentences: list[str]) -> list[str]:
-    """The defects of a response (its opener first), each named once."""
+def response_defects(sentences: list[str], opener: bool = True) -> list[str]:
+    """The defects of a response (``opener``: its first sentence is an opener, said before
+    any step), each named once."""
     found = {defect for sentence in sentences
              for defect in (*sentence_defects(sentence), *spoken_defects(sentence))}
-    if sentences and not [s for s in sentences[1:] if not s.startswith(ANSWER_LEAD)]:
+    if sentences and not [s for s in sentences[1 if opener else 0:] if not s.startswith(ANSWER_LEAD)]:
         found.add("no_explanation")
     return sorted(found)

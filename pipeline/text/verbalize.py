@@ -153,7 +153,7 @@ _RULES: list[tuple[re.Pattern, object, tuple[str, ...]]] = [
     (re.compile(rf"(?<=\d)-(?={_NUM}\b)"), " to ", ("-",)),
     (re.compile(rf"(?<![\w.])-(?={_NUM})"), "negative ", ("-",)),
     # a dimension, "10 x 8 feet": 10 by 8 feet
-    (re.compile(rf"(?<=\d)\s?[x×]\s?(?={_NUM}\s?(?:{_LENGTH_WORDS})\b)"), " by ", ("x", "×")),
+    (re.compile(rf"(?<=\d)\s?[x×*]\s?(?={_NUM}\s?(?:{_LENGTH_WORDS})\b)"), " by ", ("x", "×", "*")),
     (re.compile(rf"(?<=\d)\s?[x×]\s?(?=\$?{_NUM})"), " times ", ("x", "×")),
     (re.compile(rf"(?<=\d)\s?/\s?(?={_NUM})"), " divided by ", ("/",)),
     (re.compile(r"(?<=[ap]\.m\.)\s+-\s+(?=\d)"), " to ", ("-",)),  # 1:00 PM - 6:00 PM

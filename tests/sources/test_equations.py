@@ -58,8 +58,12 @@ def test_the_built_in_equation_problems_pass_with_named_steps(tmp_path):
     assert summary["outputs"] >= 0.95 * len(rows)
     assert summary["rejects_by_reason"].get("source/answer_mismatch") == 1
     table = pq.read_table(next((tmp_path / "out" / "data").glob("*.parquet")),
-                          columns=["problem", "reasoning"]).to_pylist()
+                          columns=["problem", "reasoning", "response"]).to_pylist()
     for row in table:
+        # the response says a step, not only the answer: a one-step problem is its step said
+        # ("Taking 37 birds from 95 birds gives 58."), without an opener its reasoning is too short for
+        said = [s["text"] for s in row["response"] if s["after_step"]]
+        assert [text for text in said if not text.startswith("So the answer is")], row["response"]
         named = {" ".join(pair) for pair in re.findall(r"(\d+) ([a-z]+)", row["problem"])}
         # every step names a quantity of the question ("45 cookies"), as the question writes it
         assert all(any(name in step for name in named) for step in row["reasoning"]), row

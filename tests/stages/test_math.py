@@ -11,7 +11,7 @@ from pipeline.reject import Reject
 from pipeline.sources.formats import parse_line
 from pipeline.stages.rewrite import rewrite
 from pipeline.stages.split import split
-from pipeline.stages.split_rules import prose_steps
+from pipeline.stages.split_rules import key_results, prose_steps
 from pipeline.text.verbalize import unspeakable_characters
 
 LEFTOVER_LATEX = re.compile(r"\\|[{}$^_]|\b(?:frac|dfrac|sqrt|cdot|mathbf|dfrac|boxed)\b")
@@ -108,3 +108,39 @@ def test_a_step_that_cannot_be_said_rejects_with_its_reason(config):
     with pytest.raises(Reject) as rejected:
         split(record, config)
     assert rejected.value.reason in {"solution_matrix", "step_unsupported_latex"}
+
+
+@pytest.mark.parametrize(("said", "briefest"), [
+    ("Setting x equals 4, we get 14 p of 8 equals 0, so p of x has a factor of x minus 8.",
+     "So p of x has a factor of x minus 8."),
+    ("We have that 852 sub 9 equals 8 (81) plus 5 (9) plus 2 (1) equals 648 plus 45 plus 2 equals 695.",
+     "So 852 sub 9 equals 695."),
+    ("180 equals 2 squared times 5 and 450 equals 2 times 5 squared, so their GCF is 2 times 5 equals 10.",
+     "So their GCF is 10."),
+    ("Since cosine t minus sine t is greater than 0, cosine t minus sine t equals two fifths.",
+     "So cosine t minus sine t equals two fifths."),
+])
+def test_a_long_step_is_said_by_the_result_it_ends_on(said, briefest):
+    assert key_results(said)[0] == briefest
+
+
+def test_a_brief_form_never_joins_the_ends_of_two_statements():
+    """ "the ratio is ... equals 101 over 200, and m plus n equals 301" is no chain: saying
+    "the ratio is 301" would be false."""
+    said = ("Thus the desired ratio is 1 over 2 times 101 pi over 100 squared pi equals 101 over 200, "
+            "and m plus n equals 301.")
+    forms = key_results(said)
+    assert "So m plus n equals 301." in forms and not any("ratio is 301" in form for form in forms)
+    assert "So 0 equals 5." not in key_results("Then (0, 0) is a point, and 0 equals 23.31 equals 5.")
+
+
+def test_a_one_step_solution_ends_on_its_result_not_on_the_answer_alone(config):
+    """MATH's one-sentence solutions used to be said as an opener and "So the answer is 18.":
+    a model trained on them learns to skip the explanation."""
+    solution = (r"Setting $x = 1$ in the equation $(x + 4) P(x) = 5x^3 + 85$ for the coefficients, "
+                r"we get $(1 + 4) P(1) = 5 \cdot 1^3 + 85 = 90$, so $P(1) = \boxed{18}$.")
+    record = _record(r"If $(x + 4) P(x) = 5x^3 + 85$, find the sum of the coefficients of $P$.",
+                     solution, "18", config)
+    result = split(record, config)
+    assert result["response"][-1]["text"] == "So P of 1 equals 18."
+    assert not any(s["text"].startswith("So the answer is") for s in result["response"])

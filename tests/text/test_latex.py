@@ -43,7 +43,12 @@ SPOKEN = [
     (r"Find $|x-2|$.", "Find the absolute value of x minus 2."),
     (r"Compute $\dbinom{5}{2}$.", "Compute 5 choose 2."),
     (r"Find $f(3)$.", "Find f of 3."),
-    (r"Find $f(x+1)$.", "Find f of (x plus 1)."),
+    (r"Find $f(x+1)$.", "Find f of the quantity x plus 1."),
+    (r"What is $g(f(-1))$?", "What is g of f of negative 1?"),
+    (r"Find $P(\tfrac{7}{2})$ and $f(1, 2)$.", "Find P of seven halves and f of 1 and 2."),
+    (r"Let $x \in [-5,-3]$, $y \in [0, 2\pi)$.",
+     "Let x in the closed interval from negative 5 to negative 3, y in the interval from 0 inclusive "
+     "to 2 pi exclusive."),
     (r"It took $11\frac{2}{3}$ hours.", "It took 11 and two thirds hours."),
     (r"As follows: $\bullet$ Start with 1. $\bullet$ Add one.", "As follows: Start with 1. Add one."),
     (r"Let $a \bullet b = 2$.", "Let a bullet b equals 2."),

@@ -63,6 +63,7 @@ def test_unspeakable_characters(text, bad):
     ("If 6x - y = 24 and y - 2 = 4, find x - 3y.",
      "If 6x minus y equals 24 and y minus 2 equals 4, find x minus 3y."),
     ("A rug of 10 x 8 feet costs 3 x 40 dollars.", "A rug of 10 by 8 feet costs 3 times 40 dollars."),
+    ("His room is 8*7 feet.", "His room is 8 by 7 feet."),
 ])
 def test_a_dash_is_minus_only_between_numbers_and_a_unit_is_said_once(written, spoken):
     assert verbalize(written) == spoken
