@@ -155,8 +155,9 @@ def spoken_sentence(step: str) -> str | None:
 
 
 _CONSEQUENCE_RE = re.compile(r"(?:^|[,;:]\s*)(?:so|thus|hence|therefore|which means(?: that)?|"
-                             r"this means(?: that)?|this gives(?: us)?|we get|we have|we find|we obtain)"
-                             r"\b,?\s+", re.I)
+                             r"this means(?: that)?|(?:this|which) gives(?: us)?|giving(?: us)?|"
+                             r"we get|we have|we find|we obtain|we conclude(?: that)?|we see that)\b,?\s+",
+                             re.I)
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -179,6 +180,7 @@ def key_results(text: str) -> list[str]:
             for form in (_chain_ends(clause), clause if clause is not sentence else None):
                 if form and 3 <= len(form.split()) <= 24 and form.count("(") == form.count(")") \
                         and _STATEMENT_RE.search(form) and not _DANGLING_RE.match(form) \
+                        and not _WRITTEN_AS_RE.match(form) \
                         and f"So {_lowered(form)}." not in forms:
                     forms.append(f"So {_lowered(form)}.")
     return forms
@@ -186,7 +188,11 @@ def key_results(text: str) -> list[str]:
 
 _CLAUSE_LEAD_RE = re.compile(r"(?:since|because|as|if|when|given that|note that|setting|substituting|"
                              r"plugging|letting|let)\b", re.I)
-_OPENING_RE = re.compile(r"^(?:we have that|we have|we see that|then|thus|hence|so|therefore),?\s+", re.I)
+_OPENING_RE = re.compile(r"^(?:we have that|we have|we see that|we can write|we write|we compute|"
+                         r"then|thus|hence|so|therefore),?\s+", re.I)
+_BOUND_RE = re.compile(r"\b(?:from|over|for) [A-Za-z](?: sub \w+)?$|\b(?:less|greater) than\b|\bnot equal\b")
+# "the equation as 4 x cubed ... equals 0": what was written "as", not a statement of it
+_WRITTEN_AS_RE = re.compile(r"^(?:(?!\b(?:equals|is|are)\b).)*\bas\b")
 _DANGLING_RE = re.compile(r"(?:and|or|but|which|that|where|with|equals|is|are|plus|minus|times|over|for|to|"
                           r"in|on|at|of|by|either)\b|.*:", re.I)
 _STATEMENT_RE = re.compile(r"\b(?:equals|is|are|was|were|has|have|gives|be)\b")
@@ -202,7 +208,7 @@ def _lowered(clause: str) -> str:
 
 
 _ORDINARY_FIRST = frozenset({"the", "a", "an", "this", "that", "these", "those", "there", "it", "we", "our",
-                             "its", "each", "every", "all", "both", "their", "his", "her"})
+                             "its", "each", "every", "all", "both", "their", "his", "her", "again", "now"})
 
 
 def _last_clause(sentence: str) -> str:
@@ -218,11 +224,13 @@ def _last_clause(sentence: str) -> str:
 def _chain_ends(clause: str) -> str | None:
     """``A equals B equals C`` said as ``A equals C`` (``A is B equals C`` as ``A is C``), when
     both ends are short; None when the clause is no such chain."""
-    parts = clause.split(" equals ")
+    parts = clause.replace(", and equals ", " equals ").split(" equals ")  # an aligned chain
     if len(parts) < 3 and not (len(parts) == 2 and " is " in parts[0]):
         return None
-    if any(_JOINED_RE.search(part) for part in parts) or _CLAUSE_LEAD_RE.match(clause):
-        return None  # more than one statement: "a equals 2 and b equals 3", "..., so c equals 4"
+    if any(_JOINED_RE.search(part) for part in parts) or _CLAUSE_LEAD_RE.match(clause) \
+            or _BOUND_RE.search(parts[0]):
+        return None  # more than one statement ("a equals 2 and b equals 3", "..., so c equals 4"),
+        # or a bound, not an equality: "the sum from n equals 1 to 9 of ..."
     left, right = parts[0], parts[-1]
     if " is " in left:
         left, verb = left.rsplit(" is ", 1)[0], "is"

@@ -119,6 +119,8 @@ def test_a_step_that_cannot_be_said_rejects_with_its_reason(config):
      "So their GCF is 10."),
     ("Since cosine t minus sine t is greater than 0, cosine t minus sine t equals two fifths.",
      "So cosine t minus sine t equals two fifths."),
+    ("We can write 2 x plus 4 equals 2 (x plus 1) plus 2, and equals 2 (x plus 2).",  # an aligned chain
+     "So 2 x plus 4 equals 2 (x plus 2)."),
 ])
 def test_a_long_step_is_said_by_the_result_it_ends_on(said, briefest):
     assert key_results(said)[0] == briefest
@@ -132,6 +134,8 @@ def test_a_brief_form_never_joins_the_ends_of_two_statements():
     forms = key_results(said)
     assert "So m plus n equals 301." in forms and not any("ratio is 301" in form for form in forms)
     assert "So 0 equals 5." not in key_results("Then (0, 0) is a point, and 0 equals 23.31 equals 5.")
+    bounded = key_results("Then the sum from n equals 1 to 9 of n equals 45 equals 9 times 5.")
+    assert not any(form.startswith("So the sum from n equals 9") for form in bounded)
 
 
 def test_a_one_step_solution_ends_on_its_result_not_on_the_answer_alone(config):
