@@ -73,11 +73,12 @@ experiment: venv
 report: venv
 	$(BIN)/python -m eval --data $(OUT) --out $(OUT)/report
 
+# Tests run on every core (pytest-xdist): most of their time is pipeline runs in child processes.
 test: venv
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 test-slow: venv
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -n auto -m slow
 
 lint: venv
 	$(BIN)/ruff check .
@@ -88,10 +89,19 @@ bench: venv
 	test -d $(OUT)/data || $(MAKE) dataset
 	$(BIN)/python -m benchmarks.trainer $(OUT)
 
-$(TRAINERS)/%/.installed: checks/%.txt
+# The trainers' environments read one torch (6 GB with its CUDA libraries) through a .pth file.
+$(TRAINERS)/torch/.installed: checks/torch.txt
+	test -x $(TRAINERS)/torch/bin/python || $(PYTHON) -m venv $(TRAINERS)/torch
+	$(TRAINERS)/torch/bin/python -m pip install --quiet --no-cache-dir --upgrade pip
+	$(TRAINERS)/torch/bin/python -m pip install --quiet --no-cache-dir -r $<
+	touch $@
+
+$(TRAINERS)/%/.installed: checks/%.txt $(TRAINERS)/torch/.installed
 	test -x $(TRAINERS)/$*/bin/python || $(PYTHON) -m venv $(TRAINERS)/$*
-	$(TRAINERS)/$*/bin/python -m pip install --quiet --upgrade pip
-	$(TRAINERS)/$*/bin/python -m pip install --quiet -r $<
+	$(TRAINERS)/torch/bin/python -c "import site; print(site.getsitepackages()[0])" \
+		> "$$($(TRAINERS)/$*/bin/python -c "import site; print(site.getsitepackages()[0])")/shared_torch.pth"
+	$(TRAINERS)/$*/bin/python -m pip install --quiet --no-cache-dir --upgrade pip
+	$(TRAINERS)/$*/bin/python -m pip install --quiet --no-cache-dir -r $< -c checks/torch.txt
 	touch $@
 
 # LLaMA-Factory's and ms-swift's own data pipelines on a 300-row export, label ids against

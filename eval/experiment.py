@@ -129,7 +129,7 @@ def run_jobs(jobs: list[Job], parallel: int, logs: Path) -> int:
                 start(job, job.commands)
             if not running and pending:
                 raise SystemExit(f"jobs wait on jobs that never run: {[job.name for job in pending]}")
-            time.sleep(0.5)
+            time.sleep(0.05)
             for entry in list(running):
                 process, job, rest = entry
                 if process.poll() is None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import jiwer
-import openai
 
 from pipeline.reject import ServiceError
 from pipeline.remote import openai_client, openai_failure, redact
@@ -26,6 +25,8 @@ class OpenAITranscriber:
         self._client = openai_client(base_url, self._key, timeout, retries)
 
     def transcribe(self, audio: bytes, name: str, mime: str) -> str:
+        import openai
+
         try:
             reply = self._client.audio.transcriptions.create(model=self._model, file=(name, audio, mime))
         except openai.APIError as error:

@@ -12,10 +12,12 @@ import math
 import random
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import aiohttp
 import httpx2
-import openai
+
+if TYPE_CHECKING:
+    import openai
 
 MAX_BACKOFF_SECONDS = 30.0
 # The kinds of failure that say the service, not the record, was at fault.
@@ -31,6 +33,8 @@ def openai_client(base_url: str, api_key: str, timeout: float, retries: int,
     5xx and dropped connections itself (0 where the caller retries). The asynchronous
     client sends through aiohttp (``DefaultAioHttpClient``), which costs about a quarter less
     CPU a request than the default transport; it is made per event loop by its caller."""
+    import openai  # here, not at the top: a run with no remote service never loads it (0.4 s)
+
     if asynchronous:
         return openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout,
                                   max_retries=retries, http_client=openai.DefaultAioHttpClient())
@@ -107,6 +111,8 @@ def backoff_seconds(attempt: int, base: float = 0.5, asked: float | None = None)
 def _refused(error: BaseException) -> bool:
     """Whether a "timeout" was a refused or dropped connection: aiohttp's transport reports
     every connection error as a connect timeout, keeping the real one as its cause."""
+    import aiohttp
+
     cause = error.__cause__
     while cause is not None:
         if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
@@ -118,6 +124,8 @@ def _refused(error: BaseException) -> bool:
 def openai_failure(service: str, error: Exception) -> tuple[str, str, bool]:
     """(reason, detail, transient) for an error of the ``openai`` client calling ``service``
     (``llm``, ``tts`` or ``asr``)."""
+    import openai
+
     if isinstance(error, TimeoutError) or isinstance(error, openai.APITimeoutError) and not _refused(error):
         return f"{service}_{TIMEOUT_KIND[service]}", "the endpoint did not answer in time", True
     if isinstance(error, openai.APIConnectionError):

@@ -59,8 +59,12 @@ class TiktokenTokenizer:
         self._encoding = encoding
         self._token_bytes: dict[int, bytes] = {}
         self._special_bytes = {v: k.encode() for k, v in special.as_dict().items()}
-        # Byte length of every text token, so offsets are summed at C speed.
-        self._lengths = [len(self._bytes(t)) for t in range(encoding.n_vocab)]
+        # Byte length of every text token, so offsets are summed at C speed; read in one call
+        # where the encoding has every id below n_vocab (Qwen2.5's), else one id at a time.
+        try:
+            self._lengths = list(map(len, encoding.decode_tokens_bytes(range(encoding.n_vocab))))
+        except KeyError:
+            self._lengths = [len(self._bytes(t)) for t in range(encoding.n_vocab)]
 
     def encode(self, text: str) -> list[int]:
         """Text ids only: special-token strings inside ``text`` stay plain text."""

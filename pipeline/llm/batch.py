@@ -28,12 +28,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-import openai
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.llm.cache import ReplyCache
 from pipeline.remote import redact
+
+if TYPE_CHECKING:
+    import openai
 
 ENDPOINT = "/v1/chat/completions"
 MAX_LINES = 50_000  # the Batch API's limit of requests per batch

@@ -17,10 +17,10 @@ import os
 import re
 import time
 import weakref
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import jsonschema
-import openai
 from apache_beam.io.filesystems import FileSystems
 
 import prompts
@@ -39,6 +39,9 @@ from pipeline.reject import Reject
 from pipeline.remote import backoff_seconds, openai_client, openai_failure, redact, retry_after
 from pipeline.stage import AwaitingStage
 from pipeline.tally import TALLY
+
+if TYPE_CHECKING:
+    import openai
 
 _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 # Transport failures: the client has already retried these with backoff.
@@ -119,6 +122,8 @@ class LLMClient:
         return {"model": self.model, "messages": messages, **SAMPLING, **structured}
 
     async def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
+        import openai
+
         """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
         transient; the last failure is the reject. Every attempt and every wait between them
         fits in ``timeout`` a try: no server can extend it by trickling its reply or asking

@@ -11,7 +11,7 @@ from pipeline.llm.client import LLMClient, client_for
 from pipeline.reject import Reject
 from pipeline.sources.records import writes_latex
 from pipeline.stage import Stage, StageFunction
-from pipeline.text.latex import Unsayable, canonical, say
+from pipeline.text.latex import Unsayable, canonical, say, unlisted
 from pipeline.text.quantities import find_quantities, quantity_values
 from pipeline.text.verbalize import normalize_space, spoken_word_count, unspeakable_characters
 
@@ -65,7 +65,7 @@ def spoken_form(record: dict) -> str:
 def lost_quantities(original: str, spoken: str) -> list[str]:
     """Quantities of ``original`` that ``spoken`` no longer mentions, in digits or words."""
     kept: set[Fraction] = quantity_values(spoken)
-    return [q.text for q in find_quantities(canonical(original))
+    return [q.text for q in find_quantities(unlisted(canonical(original)))
             if not q.values & kept and not (q.parts and q.parts <= kept)]
 
 

@@ -7,8 +7,6 @@ import logging
 from fractions import Fraction
 from functools import lru_cache
 
-from math_verify import parse, verify
-
 from pipeline.deadline import Isolated
 from pipeline.text.arithmetic import NumberTooLarge, parse_number, same_number
 from pipeline.text.latex import canonical
@@ -34,7 +32,10 @@ def _as_math(text: str) -> str:
 
 
 def _math_verify_equal(gold: str, candidate: str) -> bool:
-    """math-verify's verdict; runs in ``_MATH_VERIFY``'s child process."""
+    """math-verify's verdict; runs in ``_MATH_VERIFY``'s child process (only there is
+    math-verify, with sympy, imported: a second of start-up that numeric answers never need)."""
+    from math_verify import parse, verify
+
     expected = parse(_as_math(gold), parsing_timeout=None)
     found = parse(_as_math(candidate), parsing_timeout=None)
     return bool(expected and found and verify(expected, found, timeout_seconds=None))

@@ -27,7 +27,7 @@ from pylatexenc.latexwalker import (
 )
 
 from pipeline.text.quantities import quantity_values
-from pipeline.text.verbalize import fraction_words, verbalize
+from pipeline.text.verbalize import GLUED_UNITS, UNITS, fraction_words, verbalize
 
 
 class Unsayable(ValueError):
@@ -93,7 +93,7 @@ _OPERATORS = {"+": " plus ", "=": " equals ", "<": " is less than ", ">": " is g
               "[": f" {_OPEN} ", "]": f" {_CLOSE} ", "(": " (", ")": ") ", ",": ", ", ".": ". ", ";": "; ",
               "?": "? ", "~": " "}
 _TOKEN_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d,])|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\s+|.")
-_FUNCTIONS = frozenset("fghpqPQ")
+_FUNCTIONS = frozenset("fghpqPQGH")
 _LIMITS = {"sum": "the sum", "prod": "the product", "lim": "the limit", "int": "the integral"}
 
 
@@ -166,6 +166,8 @@ class _Math:
             previous = "".join(said).rstrip()
             starts = not previous or previous.endswith(("(", _OPEN, "equals", "than", "to", "plus", "minus",
                                                         "times", "over", "by", ","))
+            if self.at >= len(self.items) or "".join(map(str, self.items[self.at:])).isspace():
+                return " "  # "$xy-$plane": a hyphen, with nothing to subtract
             return " negative " if starts else " minus "
         if token == "|":
             self.bars += 1
@@ -174,11 +176,22 @@ class _Math:
             return " "
         if token == "&" or token == "\\":
             raise Unsayable("multiline_math", "an aligned layout")
+        if token in _FUNCTIONS and self.peek("^") and self._inverse():
+            applied = f"of {self.simple_argument()}" if self.peek("(") else ""
+            return f" {token} inverse {applied} "
         if token in _FUNCTIONS and self.peek("("):
             return f" {token} of {self.simple_argument()} "
         if token == "/" and "".join(said).rstrip()[-1:].isdigit() and self.peek_digits():
             return " / "
         return _token(token, True)
+
+    def _inverse(self) -> bool:
+        """Whether the power that follows is ``^{-1}``, taken if so: "g^{-1}(x)" is "g inverse of x"."""
+        power = self.items[self.at + 1] if self.at + 1 < len(self.items) else None
+        if isinstance(power, LatexGroupNode) and power.latex_verbatim().replace(" ", "") == "{-1}":
+            self.at += 2
+            return True
+        return False
 
     def simple_argument(self) -> str:
         """A function's argument of one number or letter, taken with its parentheses: "f(3)"
@@ -359,15 +372,25 @@ _TIDY = (
     (re.compile(r"\s+\)"), ")"),
 )
 _SHORT_ARGUMENTS_RE = re.compile(r"\\([dt]?frac|binom|dbinom)\s*(\d)(\d)")
-_LIST_MARK_RE = re.compile(r"\$\s*\\bullet\s*\$\s*")  # a math span holding only a bullet marks a list item
+# a math span holding only a bullet (and spacing) marks a list item
+_LIST_MARK_RE = re.compile(r"\$\s*\\bullet(?:\s|~|\\[ ,;:!]|\\q?quad\b)*\$\s*")
+# "\text{ ft.}^2": the unit squared is "square feet", not "feet. squared"
+_UNIT_POWER_RE = re.compile(r"\\(text|mbox|mathrm)\s*\{\s*(ft|feet|in|inches|yd|yards|mi|miles|mm|cm|m|km"
+                            r"|meters|units)\.?\s*\}\s*\^\s*(?:\{\s*([23])\s*\}|([23]))")
+_UNIT_POWERS = {"2": "square", "3": "cubic"}
 
 
 def canonical(text: str) -> str:
     """``\\frac25`` written out as ``\\frac{2}{5}`` and ``10{,}000`` or ``10,\\!000`` as
     ``10,000``, so digits read as the numbers they are; a bullet marking a list item is
-    dropped (it is not read aloud)."""
+    dropped (it is not read aloud); ``\text{ ft}^2`` is ``\text{ square ft}``."""
     text = _LIST_MARK_RE.sub("", text.replace("{,}", ",").replace(",\\!", ","))
+    text = _UNIT_POWER_RE.sub(lambda m: f"\\{m[1]}{{ {_UNIT_POWERS[m[3] or m[4]]} {_unit_name(m[2])}}}", text)
     return _SHORT_ARGUMENTS_RE.sub(r"\\\1{\2}{\3}", text)
+
+
+def _unit_name(unit: str) -> str:
+    return UNITS.get(unit) or GLUED_UNITS.get(unit) or unit
 
 
 @lru_cache(maxsize=1)
@@ -422,7 +445,7 @@ def looks_like_latex(text: str) -> bool:
     return any(_MATHY_RE.search(span) for span in _SPAN_RE.findall(text))
 
 
-_APPLIED_RE = re.compile(r"\b([A-Za-z]) of \(([^()]*)\)")
+_APPLIED_RE = re.compile(r"\b([A-Za-z](?: inverse)?) of \(([^()]*)\)")
 _OPERATION_RE = re.compile(r"\b(?:plus|minus|times|over|divided|equals|modulo)\b")
 
 
@@ -443,12 +466,41 @@ def unbracket_arguments(said: str) -> str:
     return said
 
 
+def paired(said: str) -> str:
+    """``said`` without the parentheses that have no pair (a typo in the source, or a
+    parenthetical cut in two by a sentence break): a listener cannot hear one alone."""
+    opened, unpaired = [], []
+    for at, char in enumerate(said):
+        if char == "(":
+            opened.append(at)
+        elif char == ")" and opened:
+            opened.pop()
+        elif char == ")":
+            unpaired.append(at)
+    unpaired += opened
+    for at in sorted(unpaired, reverse=True):
+        said = said[:at] + said[at + 1:]
+    return " ".join(said.split()) if unpaired else said
+
+
+_LIST_ITEM_RE = re.compile(r"([^\s.:;!?])?(\s*\n\s*)\(?\d{1,2}(?:\.\)|[.)])\s+(?=\S)")
+
+
+def unlisted(text: str) -> str:
+    """Numbered list items ("1.) X is a multiple of 17" on lines of their own) as the
+    sentences they are: the mark dropped, the line before ended, so "17" and "2" are never
+    heard as one run of numbers."""
+    return _LIST_ITEM_RE.sub(lambda m: f"{m[1] or ''}.{m[2]}" if m[1] else m[2], text)
+
+
 def say(text: str, latex: bool | None = None) -> str:
     """Spoken text for ``text``: LaTeX said in words (``latex`` True, or None and the
-    text looks like LaTeX), then every remaining symbol verbalized. Raises ``Unsayable``."""
+    text looks like LaTeX), then every remaining symbol verbalized, unpaired parentheses
+    dropped. Raises ``Unsayable``."""
     if latex is None:
         latex = looks_like_latex(text)
-    return unbracket_arguments(verbalize(latex_to_words(text))) if latex else verbalize(text)
+    text = unlisted(text)
+    return paired(unbracket_arguments(verbalize(latex_to_words(text))) if latex else verbalize(text))
 
 
 @lru_cache(maxsize=65536)

@@ -251,14 +251,14 @@ def joined_quantities(pieces: tuple[str, ...], separator: str) -> tuple[Quantity
     return tuple(found)
 
 
-_IMPLIED = {"squared": 2, "cubed": 3, "square root": 2, "cube root": 3,
+_IMPLIED = {"squared": 2, "cubed": 3, "square root": 2, "cube root": 3, "inverse": -1,
             **{calendar.month_name[month]: month for month in range(1, 13)}}
 _IMPLIED_RE = re.compile(rf"\b({'|'.join(_IMPLIED)})\b")
 
 
 def quantity_values(text: str) -> set[Fraction | int]:
     """All values the quantities in ``text`` may stand for, the numbers inside them, and
-    the numbers that words imply ("x squared" writes x^2, "December" writes 12/...)."""
+    the numbers that words imply ("x squared" writes x^2, "f inverse" f^{-1}, "December" 12/...)."""
     values = set()
     for quantity in find_quantities(text):
         values.update(quantity.values, quantity.parts)

@@ -20,7 +20,7 @@ _QUOTES = str.maketrans(
 )
 
 _POWERS = str.maketrans({"²": "^2", "³": "^3"})
-_UNITS = {
+UNITS = {
     "km/h": "kilometers per hour", "kph": "kilometers per hour", "mph": "miles per hour",
     "m/s": "meters per second", "ft/s": "feet per second", "lbs": "pounds", "lb": "pounds",
     "oz": "ounces", "kg": "kilograms", "mg": "milligrams", "km": "kilometers",
@@ -29,12 +29,12 @@ _UNITS = {
     "secs": "seconds", "ml": "milliliters", "gal": "gallons", "qt": "quarts",
 }
 # Abbreviations that are also English words count only when glued to a number ("5in").
-_GLUED_UNITS = {"in": "inches", "m": "meters", "g": "grams", "l": "liters"}
+GLUED_UNITS = {"in": "inches", "m": "meters", "g": "grams", "l": "liters"}
 
 
 def _unit(m: re.Match) -> str:
     """A unit after "per" is singular: "2 dollars per pound", "60 miles per hour"."""
-    words = _UNITS[m.group(1)]
+    words = UNITS[m.group(1)]
     if m.string[: m.start()].endswith("per "):
         last = words.rsplit(" ", 1)[-1]
         singular = {"feet": "foot", "inches": "inch"}.get(last, last.removesuffix("s"))
@@ -46,11 +46,11 @@ def _alternation(words: dict[str, str]) -> str:
     return "|".join(re.escape(u) for u in sorted(words, key=len, reverse=True))
 
 
-_UNIT_RE = re.compile(rf"(?:(?<=\d)\s?|(?<=\bper )|(?<=/))({_alternation(_UNITS)})\b(?!')")
-_GLUED_UNIT_RE = re.compile(rf"(?<=\d)({_alternation(_GLUED_UNITS)})\b")
+_UNIT_RE = re.compile(rf"(?:(?<=\d)\s?|(?<=\bper )|(?<=/))({_alternation(UNITS)})\b(?!')")
+_GLUED_UNIT_RE = re.compile(rf"(?<=\d)({_alternation(GLUED_UNITS)})\b")
 _PER_RE = re.compile(
     r"\s?/\s?(?=(?:hour|day|week|month|year|minute|second|person|pound|item|piece|box|unit|"
-    rf"gallon|mile|dozen|{_alternation(_UNITS)})s?\b)"
+    rf"gallon|mile|dozen|{_alternation(UNITS)})s?\b)"
 )
 _SYMBOL_WORDS = {
     "&": " and ", "@": " at ", "#": " number ", "°": " degrees", "€": " euros",
@@ -182,7 +182,7 @@ def verbalize(text: str) -> str:
     text = text.replace("and/or", "or").replace("``", '"').replace("''", '"')
     text = _PER_RE.sub(" per ", text)
     text = _UNIT_RE.sub(_unit, text)
-    text = _GLUED_UNIT_RE.sub(lambda m: " " + _GLUED_UNITS[m.group(1)], text)
+    text = _GLUED_UNIT_RE.sub(lambda m: " " + GLUED_UNITS[m.group(1)], text)
     for pattern, replacement, needs in _RULES:
         if needs[0] in text or (len(needs) > 1 and any(part in text for part in needs[1:])):
             text = pattern.sub(replacement, text)

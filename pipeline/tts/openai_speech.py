@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import openai
 
 from pipeline.remote import openai_client, openai_failure
 from pipeline.tts.audio import decode_audio
@@ -29,6 +28,8 @@ class OpenAISpeech:
                    config.tts_retries)
 
     def synthesize(self, text: str, voice: Voice) -> np.ndarray:
+        import openai
+
         try:
             reply = self._client.audio.speech.create(model=self._model, voice=voice.name, input=text,
                                                      response_format="wav", speed=round(voice.speed, 3))

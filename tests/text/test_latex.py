@@ -3,6 +3,7 @@
 import pytest
 
 from pipeline.text.latex import Unsayable, looks_like_latex, say
+from pipeline.text.listening import spoken_defects
 from pipeline.text.verbalize import unspeakable_characters
 
 SPOKEN = [
@@ -109,3 +110,25 @@ def test_dollar_signs_are_told_apart_from_math(text, latex):
 ])
 def test_forms_a_teacher_reads_without_thinking(markup, spoken):
     assert say(markup, latex=True) == spoken
+
+
+@pytest.mark.parametrize(("markup", "spoken"), [
+    (r"Compute $f(g^{-1}(f^{-1}(g(f(5)))))$.", "Compute f of g inverse of f inverse of g of f of 5."),
+    (r"the inverses $f^{-1}$ and $g^{-1}$", "the inverses f inverse and g inverse"),
+    (r"If $G(x) = 4-3x$, is $P(G(a))$ defined?", "If G of x equals 4 minus 3 x, is P of G of a defined?"),
+    (r"the region in the $xy-$plane", "the region in the x y plane"),
+    (r"$2\cdot400\text{ ft.}^2=800$", "2 times 400 square feet equals 800"),
+    (r"an area of $5\text{ cm}^2$", "an area of 5 square centimeters"),
+    ("two properties:\n\n$\\bullet~$ It is even.\n\n$\\bullet~$ It is prime.",
+     "two properties: It is even. It is prime."),
+    ("X has these properties:\n\n1.) $X$ is a multiple of 17\n\n2.) $X$ is less than 1000",
+     "X has these properties: X is a multiple of 17. X is less than 1000"),
+    (r"we get a value from 0 to 25.) Therefore, it is $[0,25]$.",
+     "we get a value from 0 to 25. Therefore, it is the closed interval from 0 to 25."),
+    (r"$(f(g(1))=(1-1)^3$", "f of g of 1 equals (1 minus 1) cubed"),
+])
+def test_what_a_listener_would_stumble_on_is_said_plainly(markup, spoken):
+    """A function inverse, a hyphen after math, a unit squared, list marks and a parenthesis
+    without its pair (issue 32's MATH tail): none reaches the listener as written."""
+    assert say(markup) == spoken
+    assert not spoken_defects(spoken)
