@@ -92,7 +92,9 @@ _OPERATORS = {"+": " plus ", "=": " equals ", "<": " is less than ", ">": " is g
               "*": " times ", "/": " over ", "!": " factorial ", "'": " prime ", ":": " to ",
               "[": f" {_OPEN} ", "]": f" {_CLOSE} ", "(": " (", ")": ") ", ",": ", ", ".": ". ", ";": "; ",
               "?": "? ", "~": " "}
-_TOKEN_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?![\d,])|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\s+|.")
+# A number with thousands commas; right after a bracket, "(12,102)" is a pair and "(1,000)" a number.
+_TOKEN_RE = re.compile(r"(?<![(\[])\d{1,3}(?:,\d{3})+(?![\d,])|\d{1,3}(?:,0\d\d)+(?![\d,])"
+                       r"|\d+(?:\.\d+)?|\.\d+|[A-Za-z]|\s+|.")
 _FUNCTIONS = frozenset("fghpqPQGH")
 _LIMITS = {"sum": "the sum", "prod": "the product", "lim": "the limit", "int": "the integral"}
 
@@ -359,17 +361,19 @@ _TIDY = (
     (re.compile(r",\s*(?=[.?!;])"), ""),
     (re.compile(r"\$\s+(?=[\d.])"), "$"),
     (re.compile(r"(?<=\d)\s+%"), "%"),
-    (re.compile(rf"{_OPEN}\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s*([^{_OPEN}{_CLOSE}(),]+?)\s*{_CLOSE}"),
+    (re.compile(rf"{_OPEN}\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s+([^{_OPEN}{_CLOSE}(),]+?)\s*{_CLOSE}"),
      r" the closed interval from \1 to \2 "),
-    (re.compile(rf"{_OPEN}\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s*([^{_OPEN}{_CLOSE}(),]+?)\s*\)"),
+    (re.compile(rf"{_OPEN}\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s+([^{_OPEN}{_CLOSE}(),]+?)\s*\)"),
      r" the interval from \1 inclusive to \2 exclusive "),
-    (re.compile(rf"\(\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s*([^{_OPEN}{_CLOSE}(),]+?)\s*{_CLOSE}"),
+    (re.compile(rf"\(\s*([^{_OPEN}{_CLOSE}(),]+?)\s*,\s+([^{_OPEN}{_CLOSE}(),]+?)\s*{_CLOSE}"),
      r" the interval from \1 exclusive to \2 inclusive "),
     (re.compile(_OPEN), " ("),
     (re.compile(_CLOSE), ") "),
     (re.compile(r"\s+"), " "),
     (re.compile(r"\(\s+"), "("),
     (re.compile(r"\s+\)"), ")"),
+    # "65(3)" is a product: "65 (3)" is heard as one number, 653
+    (re.compile(r"(?<=\d) ?\(((?:negative )?\d+(?:\.\d+)?)\)"), r" times \1"),
 )
 _SHORT_ARGUMENTS_RE = re.compile(r"\\([dt]?frac|binom|dbinom)\s*(\d)(\d)")
 # a math span holding only a bullet (and spacing) marks a list item

@@ -126,9 +126,12 @@ def test_forms_a_teacher_reads_without_thinking(markup, spoken):
     (r"we get a value from 0 to 25.) Therefore, it is $[0,25]$.",
      "we get a value from 0 to 25. Therefore, it is the closed interval from 0 to 25."),
     (r"$(f(g(1))=(1-1)^3$", "f of g of 1 equals (1 minus 1) cubed"),
+    (r"solve $200=65(3)+5B$", "solve 200 equals 65 times 3 plus 5 B"),
+    (r"the point $(12,102)$, not $12,102$ or $[1,000]$", "the point (12, 102), not 12102 or (1000)"),
 ])
 def test_what_a_listener_would_stumble_on_is_said_plainly(markup, spoken):
-    """A function inverse, a hyphen after math, a unit squared, list marks and a parenthesis
-    without its pair (issue 32's MATH tail): none reaches the listener as written."""
+    """A function inverse, a hyphen after math, a unit squared, list marks, a parenthesis
+    without its pair, a product written 65(3) and a pair that looks like 12,102: none reaches
+    the listener as written."""
     assert say(markup) == spoken
     assert not spoken_defects(spoken)
