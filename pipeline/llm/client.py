@@ -122,12 +122,14 @@ class LLMClient:
         return {"model": self.model, "messages": messages, **SAMPLING, **structured}
 
     async def _request(self, stage: str, messages: list[dict], schema: dict) -> dict:
-        import openai
-
         """One reply as ``{content, tokens_in, tokens_out}``, retried while the failure is
         transient; the last failure is the reject. Every attempt and every wait between them
         fits in ``timeout`` a try: no server can extend it by trickling its reply or asking
-        for a long ``Retry-After``."""
+        for a long ``Retry-After``. The client is made (``openai`` imported) before any limit
+        is asked: a request the limits let through is sent at once."""
+        import openai
+
+        client = self._client()
         body = self._body(stage, messages, schema)
         give_up = time.monotonic() + self._timeout * (self._retries + 1)
         for attempt in range(self._retries + 1):
@@ -148,7 +150,7 @@ class LLMClient:
                 # the documented call for any endpoint: the client's transport, timeouts and
                 # errors, without building request and reply models (half the CPU a request)
                 async with asyncio.timeout(max(0.0, min(self._timeout, give_up - time.monotonic()))):
-                    answer = await self._client().post("/chat/completions", body=body, cast_to=object)
+                    answer = await client.post("/chat/completions", body=body, cast_to=object)
                 reply = chat_reply(answer)
                 if reply is None:  # a proxy's HTML page
                     shown = redact(str(answer), self._key)[:120]
