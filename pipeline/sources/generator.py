@@ -244,7 +244,7 @@ def _factory(rng: random.Random, name: str, easy: bool) -> GeneratedProblem:
     days, crate = rng.randint(2, 6), rng.randint(4, 12)
     daily = hourly * hours
     made = daily * days
-    broken = made % crate + crate * rng.randint(0, 3)
+    broken = made % crate + crate * rng.randint(0, 3) or crate  # never "0 of the toys come out broken"
     good = made - broken
     question = (f"A machine in {name}'s workshop makes {hourly} toys an hour. It runs {hours} hours "
                 f"a day for {days} days, and {broken} of the toys come out broken. The good toys "

@@ -473,6 +473,8 @@ def unbracket_arguments(said: str) -> str:
 def paired(said: str) -> str:
     """``said`` without the parentheses that have no pair (a typo in the source, or a
     parenthetical cut in two by a sentence break): a listener cannot hear one alone."""
+    if "(" not in said and ")" not in said:
+        return said
     opened, unpaired = [], []
     for at, char in enumerate(said):
         if char == "(":
@@ -494,6 +496,8 @@ def unlisted(text: str) -> str:
     """Numbered list items ("1.) X is a multiple of 17" on lines of their own) as the
     sentences they are: the mark dropped, the line before ended, so "17" and "2" are never
     heard as one run of numbers."""
+    if "\n" not in text:
+        return text
     return _LIST_ITEM_RE.sub(lambda m: f"{m[1] or ''}.{m[2]}" if m[1] else m[2], text)
 
 

@@ -62,8 +62,15 @@ _SYMBOL_WORDS = {
 _NUM = r"\d+(?:\.\d+)?"
 
 
+# What a sum of money names rather than counts: "a $20 bill" is "a 20 dollar bill".
+_PRICED_THING_RE = re.compile(r"\s?(?:bills?|notes?|coins?|gift cards?|checks?|cheques?|vouchers?)\b")
+
+
 def _money(m: re.Match) -> str:
-    return f" {_money_words(m)} "
+    words = _money_words(m)
+    if words.endswith(" dollars") and _PRICED_THING_RE.match(m.string, m.end()):
+        words = words.removesuffix("s")
+    return f" {words} "
 
 
 def _money_words(m: re.Match) -> str:

@@ -9,6 +9,8 @@ from pipeline.text.verbalize import fraction_words, unspeakable_characters, verb
     ("A pen is $0.50.", "A pen is 50 cents."),
     ("A stamp is $1.", "A stamp is 1 dollar."),
     ("She paid 6$ for it.", "She paid 6 dollars for it."),
+    ("He pays with a $50 bill, a $25 gift card.", "He pays with a 50 dollar bill, a 25 dollar gift card."),
+    ("She has three $5 bills and $3 in coins.", "She has three 5 dollar bills and 3 dollars in coins."),
     ("Candy costs ¢25.", "Candy costs 25 cents."),
     ("They take 25% off.", "They take 25 percent off."),
     ("She ate 1/2 of it.", "She ate one half of it."),
