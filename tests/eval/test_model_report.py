@@ -40,7 +40,9 @@ def test_planted_errors_are_found(small_dataset):
         p, q, ids = row["p"], row["q"], row["interleaved_ids"]
         reasoning = tokenize_stream(tokenizer, row["reasoning"], "\n")
         response = tokenize_stream(tokenizer, [s["text"] for s in row["response"]], " ")
-        answer_first = [response.pieces[-1], *response.pieces[:-1]]
+        # the answer said before anything else, as a model that guessed it would: a whole last
+        # sentence moved first can take so many slots that the reasoning reaches it in time
+        answer_first = [tokenizer.encode(f"{row['answer']}."), *response.pieces]
         hasty = schedule(answer_first, [0] * len(answer_first), reasoning.pieces, p, q,
                          special.response_pad, special.reasoning_pad, special.eos)
         if numeric(row["answer"]) not in spoken_values(row["question"] + " " + row["problem"]):
