@@ -73,8 +73,9 @@ experiment: venv
 report: venv
 	$(BIN)/python -m eval --data $(OUT) --out $(OUT)/report
 
+# Tests run on every core (pytest-xdist): most of their time is pipeline runs in child processes.
 test: venv
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n auto -m "not slow"
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -n auto -m slow  # each a whole build of its own, on every core

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 DECIMALS = 3
 
 
@@ -56,8 +58,9 @@ def record_totals(record: dict) -> list[tuple[str, float]]:
         ("response_pads", stats["response_pads"]),
         ("reasoning_pads", stats["reasoning_pads"]),
     ]
-    if "question_duration" in record:
-        totals += [("audio_hours", (record["question_duration"] + record["response_duration"]) / 3600),
+    if "question_duration" in record:  # exact, so the sum is the same in any order the runner adds it
+        seconds = Fraction(record["question_duration"]) + Fraction(record["response_duration"])
+        totals += [("audio_hours", seconds / 3600),
                    ("tts_characters", tts_characters(record))]
     return totals
 
@@ -79,7 +82,7 @@ def build_summary(source: str, config: dict, inputs: int, outputs: int, rejects:
         "balanced": inputs == outputs + rejects,
         "rejects_by_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "stats": quantiles,
-        "totals": {name: round(value, 6) for name, value in sorted(totals.items())},
+        "totals": {name: round(float(value), 6) for name, value in sorted(totals.items())},
         "shards": shards,
         "splits": splits,
         "rejects_split": rejects_split,
