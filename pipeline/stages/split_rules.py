@@ -34,7 +34,7 @@ from pipeline.text.arithmetic import (
 from pipeline.text.latex import Unsayable, say, spoken_values
 from pipeline.text.listening import ANSWER_LEAD
 from pipeline.text.quantities import quantity_values
-from pipeline.text.verbalize import normalize_space, unspeakable_characters, verbalize
+from pipeline.text.verbalize import normalize_space, plain_words, unspeakable_characters, verbalize
 
 OPENERS = (
     "Okay, let me work this out.",
@@ -156,9 +156,11 @@ def spoken_sentence(step: str) -> str | None:
 
 _CONSEQUENCE_RE = re.compile(r"(?:^|[,;:]\s*)(?:so|thus|hence|therefore|which means(?: that)?|"
                              r"this means(?: that)?|(?:this|which) gives(?: us)?|giving(?: us)?|"
-                             r"we get|we have|we find|we obtain|we conclude(?: that)?|we see that)\b,?\s+",
+                             r"we get|we have|we find|we obtain|we conclude(?: that)?|we see that|"
+                             r"from which|to find that|to get)\b,?\s+",
                              re.I)
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+_ANSWER_TAIL_RE = re.compile(r",\s+which is (?:our|the) (?:final )?answer$", re.I)
 
 
 def key_results(text: str) -> list[str]:
@@ -166,23 +168,24 @@ def key_results(text: str) -> list[str]:
     sentence ends on ("..., so p of x has a factor of x minus 8." -> "So p of x has a factor of
     x minus 8."), its main clause after "Since ...," or its last "and" clause, and a chain of
     equalities said by its ends ("852 sub 9 equals 8 (81) plus ... equals 695" -> "So 852 sub 9
-    equals 695.")."""
+    equals 695."), or by its last link when its first side is long (``_chain_tail``)."""
     forms: list[str] = []
     for sentence in reversed(_SENTENCE_END_RE.split(text.strip())):
-        sentence = sentence.strip().rstrip(".!?,;: ")
+        sentence = _ANSWER_TAIL_RE.sub("", sentence.strip().rstrip(".!?,;: "))
         consequences = list(_CONSEQUENCE_RE.finditer(sentence))
         clauses = [sentence[consequences[-1].end():]] if consequences else []
         if _CLAUSE_LEAD_RE.match(sentence) or ", and " in sentence:
             clauses.append(_last_clause(sentence))
         clauses.append(sentence)
-        for clause in clauses:
-            clause = _OPENING_RE.sub("", clause.strip())
-            for form in (_chain_ends(clause), clause if clause is not sentence else None):
-                if form and 3 <= len(form.split()) <= 24 and form.count("(") == form.count(")") \
-                        and _STATEMENT_RE.search(form) and not _DANGLING_RE.match(form) \
-                        and not _WRITTEN_AS_RE.match(form) \
-                        and f"So {_lowered(form)}." not in forms:
-                    forms.append(f"So {_lowered(form)}.")
+        said = [_OPENING_RE.sub("", clause.strip()) for clause in clauses]
+        # a clause is a form of its own when it is less than the whole sentence
+        candidates = [form for clause in said
+                      for form in (_chain_ends(clause), clause if clause is not sentence else None)]
+        for form in candidates + [_chain_tail(clause) for clause in said]:
+            if form and 3 <= len(form.split()) <= 24 and form.count("(") == form.count(")") \
+                    and _STATEMENT_RE.search(form) and not _DANGLING_RE.match(form) \
+                    and not _WRITTEN_AS_RE.match(form) and f"So {_lowered(form)}." not in forms:
+                forms.append(f"So {_lowered(form)}.")
     return forms
 
 
@@ -233,12 +236,49 @@ def _chain_ends(clause: str) -> str | None:
         # or a bound, not an equality: "the sum from n equals 1 to 9 of ..."
     left, right = parts[0], parts[-1]
     if " is " in left:
-        left, verb = left.rsplit(" is ", 1)[0], "is"
+        left, verb = _subject(left.rsplit(" is ", 1)[0]), "is"
     else:
         verb = "equals"
     if len(left.split()) > 12 or len(right.split()) > 8 or not left or _NUMBER_RE.fullmatch(left.strip()):
         return None
     return f"{left} {verb} {right}"
+
+
+_CLAUSE_JOIN_RE = re.compile(r",\s+(?:which|so|and|then|thus|hence|we|where|since|because|as)\b")
+_LINK_RE = re.compile(r"(?:,\s+and)?\s+(equals|is congruent to)\s+")
+
+
+def _chain_tail(clause: str) -> str | None:
+    """A chain whose first side is too long to say again, said by its last link: "... equals
+    15 over 135 equals one ninth" as "this comes to 15 over 135, which is one ninth" (what a
+    person says after working a long expression out); None when the clause is no such chain."""
+    pieces = _LINK_RE.split(clause)
+    parts, links = pieces[0::2], pieces[1::2]
+    if len(parts) < 3 or _CLAUSE_LEAD_RE.match(clause):
+        return None
+    before, last = parts[-2].strip(" ,"), parts[-1].strip(" ,")
+    if any(_JOINED_RE.search(part) or _CLAUSE_JOIN_RE.search(part) or _BOUND_RE.search(part)
+           or part.count("(") != part.count(")") for part in (before, last)) \
+            or _BOUND_RE.search(parts[-3]) or len(before.split()) > 16 or len(last.split()) > 8 \
+            or plain_words(before) == plain_words(last):
+        return None
+    comes = "comes to" if links[-2] == "equals" else links[-2]
+    which = "is" if links[-1] == "equals" else links[-1]
+    return f"this {comes} {before}, which {which} {last}"
+
+
+_ASIDE_END_RE = re.compile(r",\s+(?=(?:the|a|an|this|that|its|their|our|we|it)\b)")
+
+
+def _subject(text: str) -> str:
+    """What a long lead-in is about: "From the formula for the distance to a plane, the
+    distance" -> "the distance" (a comma inside a said fraction, ", over", cuts nothing)."""
+    depth, cut = 0, 0
+    for at, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0 and _ASIDE_END_RE.match(text, at):
+            cut = _ASIDE_END_RE.match(text, at).end()
+    return text[cut:]
 
 
 def spoken_highlights(reasoning: list[str]) -> list[dict]:
@@ -283,9 +323,12 @@ def within_budget(record: dict, reasoning: list[str], response: list[dict],
     concluding = _concluding(record, len(reasoning), last) if briefly else None
     if over_budget(reasoning, [response[0], response[-1]], config):
         # the last step said in full is too long: the result it ends on, if that states the
-        # answer and fits, else the answer on its own
+        # answer and fits, else the answer, after a result the step ends on if one fits
         fits = concluding and not over_budget(reasoning, [response[0], concluding], config)
-        response = [*response[:-1], concluding if fits else answer_sentence(record, len(reasoning))]
+        ending = [concluding] if fits else [answer_sentence(record, len(reasoning))]
+        if not fits and briefly and not last["text"].startswith(ANSWER_LEAD):
+            ending.insert(0, last)
+        response = [*response[:-1], *ending]
     if over_budget(reasoning, [response[0], response[-1]], config, longest=True):
         # a reasoning shorter than opener and answer: no opener, the last step said if that
         # fits ("Taking 37 birds from 95 birds gives 58."), else the result it ends on, else
@@ -349,22 +392,46 @@ def _with_answer(record: dict, reasoning: list[str], response: list[dict]) -> li
     return response + [answer_sentence(record, len(reasoning))]
 
 
-_MATH_MARK_RE = re.compile(r"\\\\|\\\$|\$\$|\$|\\\[|\\\]|\\\(|\\\)|\\begin\{|\\end\{|[.!?](?=\s+[A-Z$\\(])")
+_MATH_MARK_RE = re.compile(r"\\\\|\\\$|\$\$|\$|\\\[|\\\]|\\\(|\\\)|\\begin\{|\\end\{[^}]*\}"
+                           r"|[.!?](?=\s+[A-Z$\\(])|\n")
+# math whose last sign ends a sentence, and a sentence that starts after it ("... at $x=3.$ Therefore",
+# "... + 3.\]We want", "... \end{align*}Seeking")
+_ENDS_SENTENCE_RE = re.compile(r"[.!?]\s*$")
+_STARTS_SENTENCE_RE = re.compile(r"\s*[A-Z]")
+# a line that ends a step: AQuA's rationales write one calculation a line, with no period
+# ("... = 36 cans\nThen ..."); a line that runs on ("so\n", "of\n", "total,\n") ends none
+_LINE_RUNS_ON_RE = re.compile(r"(?:[,;:(\[{=+\-*/]|\b(?:and|or|so|then|that|of|the|to|is|are|by|with|for|"
+                              r"a|an|in|on|at|from|as|was|were|be))\s*$")
+_LINE_STARTS_STEP_RE = re.compile(r"[ \t]*[A-Z0-9]")
 
 
 def prose_steps(solution: str) -> list[str]:
     """Sentences of a written solution, never cut inside math (``$...$``, ``\\[...\\]``,
-    environments)."""
+    environments); a sentence ends in math too, when the math's last sign is a period and a
+    capital letter follows it."""
     steps, start, inline, depth = [], 0, False, 0
     for mark in _MATH_MARK_RE.finditer(solution):
         token = mark.group(0)
         if token in ("$", "$$"):
             inline = not inline
+            closes = not inline and depth == 0
         elif token in ("\\[", "\\(", "\\begin{"):
-            depth += 1
-        elif token in ("\\]", "\\)", "\\end{"):
+            depth, closes = depth + 1, False
+        elif token in ("\\]", "\\)") or token.startswith("\\end{"):
             depth = max(depth - 1, 0)
-        elif token in ".!?" and not inline and depth == 0:
+            closes = depth == 0 and not inline
+        elif token == "\n":
+            closes = not inline and depth == 0
+        else:
+            closes = token in ".!?" and not inline and depth == 0
+        if token == "\n":
+            ends = not _LINE_RUNS_ON_RE.search(solution, start, mark.start()) \
+                and _LINE_STARTS_STEP_RE.match(solution, mark.end())
+        else:
+            before = solution[max(start, mark.start() - 4):mark.start()]
+            ends = token in ".!?" or (_ENDS_SENTENCE_RE.search(before)
+                                      and _STARTS_SENTENCE_RE.match(solution, mark.end()))
+        if closes and ends:
             steps.append(solution[start:mark.end()])
             start = mark.end()
     steps.append(solution[start:])

@@ -440,12 +440,17 @@ _SPAN_RE = re.compile(r"(?<!\\)\$(?=\S)([^$\n]*?)(?<=[^\s\\])\$")
 _MATHY_RE = re.compile(r"^[^\d]|[=^_{}+<>/|*!]|^[\d.,]+$")
 
 
+_PRICE_RE = re.compile(r"\.?\d")
+
+
 def looks_like_latex(text: str) -> bool:
     """Whether ``$`` in ``text`` delimits math rather than money: a macro, an escaped
     sign, or a ``$...$`` span that looks like math ("$x+1$", "$50$"), where "$5 and $10"
     or "($3 a loaf) ... ($" are prices."""
     if _MACRO_RE.search(text):
         return True
+    if all(_PRICE_RE.match(text, sign.end()) for sign in re.finditer(r"\$", text)):
+        return False  # "$10*2=$20", "$250-$20": each sign opens an amount, as no math's closing one does
     return any(_MATHY_RE.search(span) for span in _SPAN_RE.findall(text))
 
 

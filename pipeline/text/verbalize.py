@@ -90,8 +90,8 @@ def _money_words(m: re.Match) -> str:
 
 def fraction_words(numerator: int, denominator: int) -> str:
     """'3/4' -> 'three quarters': the way a teacher reads a fraction aloud; a division
-    ('50/5', 'fifty fifths' to no one) is read '50 over 5'."""
-    if numerator >= 10 and numerator >= denominator:
+    ('50/5', 'fifty fifths' to no one; '6/6', 'six sixths') is read '50 over 5'."""
+    if (numerator >= 10 and numerator >= denominator) or (denominator and numerator % denominator == 0):
         return f"{numerator} over {denominator}"
     if denominator == 2:
         name = "half" if numerator == 1 else "halves"
@@ -163,6 +163,9 @@ _RULES: list[tuple[re.Pattern, object, tuple[str, ...]]] = [
     (re.compile(rf"(?<=\d)\s?[x×*]\s?(?={_NUM}\s?(?:{_LENGTH_WORDS})\b)"), " by ", ("x", "×", "*")),
     (re.compile(rf"(?<=\d)\s?[x×]\s?(?=\$?{_NUM})"), " times ", ("x", "×")),
     (re.compile(rf"(?<=\d)\s?/\s?(?={_NUM})"), " divided by ", ("/",)),
+    # a written division of quantities, "10 miles / 2", "6/(one third)", "cookies / bags"
+    (re.compile(r"(?<=[\w)])\s*/\s*(?=\(|\$?\d)"), " divided by ", ("/",)),
+    (re.compile(r"(?<=[a-z])\s+/\s+(?=[a-z])"), " per ", ("/",)),
     (re.compile(r"(?<=[ap]\.m\.)\s+-\s+(?=\d)"), " to ", ("-",)),  # 1:00 PM - 6:00 PM
     # between algebra terms, "6x - y = 24": 6x minus y
     (re.compile(r"(?<![\w-])(\d*[a-z])\s+-\s+(?=\d*[a-z]\b(?!-)|\d)"), r"\1 minus ", ("-",)),

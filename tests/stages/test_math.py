@@ -80,6 +80,19 @@ def test_sentences_are_never_cut_inside_math():
     ]
 
 
+def test_a_sentence_ends_inside_math_or_at_a_line_end():
+    """MATH ends sentences inside math ("$x=3.$ Therefore", ".\\]We want"); AQuA writes one
+    calculation a line, with no period. A line that runs on ("so", "=") ends nothing."""
+    solution = (r"The vertex is at $x=3.$ Therefore we square: \[x^2-6x+12=(x-3)^2+3.\]We want "
+                r"$f(f(x))=x,$ so \begin{align*} a &= b. \end{align*}Seeking a way, we get $\boxed{1}$.")
+    assert prose_steps(solution) == [
+        "The vertex is at $x=3.$", r"Therefore we square: \[x^2-6x+12=(x-3)^2+3.\]",
+        r"We want $f(f(x))=x,$ so \begin{align*} a &= b. \end{align*}", r"Seeking a way, we get $\boxed{1}$."]
+    rationale = "Each car has 4 tires + 1 spare = 5 tires\nIf there are 30 cars, the total is\n30*5 = 150"
+    assert prose_steps(rationale) == ["Each car has 4 tires + 1 spare = 5 tires",
+                                      "If there are 30 cars, the total is 30*5 = 150"]
+
+
 def _record(problem, solution, answer, config):
     raw = json.dumps({"problem": problem, "solution": solution, "type": "Algebra", "level": "Level 1"})
     record = parse_line("math", "math", "train", 0, raw.encode(), 8000)
@@ -126,6 +139,20 @@ def test_a_long_step_is_said_by_the_result_it_ends_on(said, briefest):
     assert key_results(said)[0] == briefest
 
 
+@pytest.mark.parametrize(("said", "brief"), [
+    ("We have the fraction 1 cubed plus 3 squared plus 5, over 1 plus 3 squared plus 5 cubed, equals the "
+     "fraction 1 plus 9 plus 5, over 1 plus 9 plus 125, equals 15 over 135 equals one ninth.",
+     "So this comes to 15 over 135, which is one ninth."),
+    ("Reducing each number modulo 17, we get 33818 squared plus 33819 squared plus 33820 squared, and is "
+     "congruent to 5 squared plus 6 squared plus 7 squared, and is congruent to 110, and is congruent to 8 "
+     "modulo 17.", "So this is congruent to 110, which is congruent to 8 modulo 17."),
+    ("From the formula for the distance from a point to a plane, the distance is the fraction the absolute "
+     "value of 2 plus 5, over the square root of 9, equals 7 over 3.", "So the distance is 7 over 3."),
+])
+def test_a_chain_with_a_long_first_side_is_said_by_its_last_link(said, brief):
+    assert key_results(said)[0] == brief
+
+
 def test_a_brief_form_never_joins_the_ends_of_two_statements():
     """ "the ratio is ... equals 101 over 200, and m plus n equals 301" is no chain: saying
     "the ratio is 301" would be false."""
@@ -148,3 +175,8 @@ def test_a_one_step_solution_ends_on_its_result_not_on_the_answer_alone(config):
     result = split(record, config)
     assert result["response"][-1]["text"] == "So P of 1 equals 18."
     assert not any(s["text"].startswith("So the answer is") for s in result["response"])
+    chain = (r"We have $$\frac{1^3 + 3^2 + 5}{1 + 3^2 + 5^3} = \frac{1 + 9 + 5}{1 + 9 + 125} "
+             r"= \frac{15}{135} = \boxed{\frac{1}{9}}.$$")
+    record = _record(r"Compute $\frac{1^3 + 3^2 + 5}{1 + 3^2 + 5^3}$.", chain, r"\frac{1}{9}", config)
+    said = split(record, config)["response"][-1]["text"]
+    assert said == "So this comes to 15 over 135, which is one ninth."

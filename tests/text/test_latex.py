@@ -94,6 +94,7 @@ def test_aligned_rows_and_cases_are_said_row_by_row():
     ("Find $x$ if $x+1=2$.", True),
     ("The first $50$ numbers.", True),
     (r"It costs \$5.", True),
+    ("It saves $10*2=$20, so $250-$20=$230.", False),  # every sign opens an amount
 ])
 def test_dollar_signs_are_told_apart_from_math(text, latex):
     assert looks_like_latex(text) is latex

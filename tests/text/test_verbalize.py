@@ -31,6 +31,10 @@ from pipeline.text.verbalize import fraction_words, unspeakable_characters, verb
     ("A 5in nail, 5 in the box.", "A 5 inches nail, 5 in the box."),
     ("Each takes .5 hours.", "Each takes 0.5 hours."),
     ("It is 750 meters^2.", "It is 750 meters squared."),
+    # AQuA-style rationales divide quantities with spaced slashes
+    ("Half of it is 10 miles / 2 = 5 miles.", "Half of it is 10 miles divided by 2 equals 5 miles."),
+    ("He hangs 2 / (1/12) = 24 hours.", "He hangs 2 divided by (one twelfth) equals 24 hours."),
+    ("That is 63 cookies / bags.", "That is 63 cookies per bags."),
 ])
 def test_verbalize(written, spoken):
     assert verbalize(written) == spoken
@@ -41,6 +45,8 @@ def test_fraction_words_use_plain_denominators():
     assert fraction_words(1, 100) == "one hundredth"
     assert fraction_words(40, 100) == "forty hundredths"
     assert fraction_words(5, 8) == "five eighths"
+    assert fraction_words(6, 6) == "6 over 6"  # a whole number: "six sixths" is said by no one
+    assert fraction_words(8, 2) == "8 over 2"
 
 
 @pytest.mark.parametrize(("text", "bad"), [
