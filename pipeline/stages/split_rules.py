@@ -157,7 +157,7 @@ def spoken_sentence(step: str) -> str | None:
 _CONSEQUENCE_RE = re.compile(r"(?:^|[,;:]\s*)(?:so|thus|hence|therefore|which means(?: that)?|"
                              r"this means(?: that)?|(?:this|which) gives(?: us)?|giving(?: us)?|"
                              r"we get|we have|we find|we obtain|we conclude(?: that)?|we see that|"
-                             r"from which|to find that|to get)\b,?\s+",
+                             r"from which|to find that|to get)\b[,:]?\s+",
                              re.I)
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 _ANSWER_TAIL_RE = re.compile(r",\s+which is (?:our|the) (?:final )?answer$", re.I)
@@ -182,7 +182,7 @@ def key_results(text: str) -> list[str]:
         candidates = [form for clause in said
                       for form in (_chain_ends(clause), clause if clause is not sentence else None)]
         for form in candidates + [_chain_tail(clause) for clause in said]:
-            if form and 3 <= len(form.split()) <= 24 and form.count("(") == form.count(")") \
+            if form and 3 <= len(form.split()) <= 28 and form.count("(") == form.count(")") \
                     and _STATEMENT_RE.search(form) and not _DANGLING_RE.match(form) \
                     and not _WRITTEN_AS_RE.match(form) and f"So {_lowered(form)}." not in forms:
                 forms.append(f"So {_lowered(form)}.")
