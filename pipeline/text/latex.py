@@ -65,6 +65,7 @@ _WORDS = {
     "clubsuit": "club", "spadesuit": "spade", "heartsuit": "heart", "diamondsuit": "diamond",
     "surd": "the square root of", "cdotp": "times",
 }
+_TRIGONOMETRIC = frozenset({"sin", "cos", "tan", "cot", "sec", "csc"})
 _GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
           "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau",
           "upsilon", "phi", "varphi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda",
@@ -263,6 +264,8 @@ class _Math:
             return _LETTERS[name].get(letter, letter)
         if name in _LIMITS:
             return self.limits(_LIMITS[name])
+        if name in _TRIGONOMETRIC and self.peek("^") and self._inverse():
+            return f"inverse {_WORDS[name]}"  # "\\tan^{-1} x": inverse tangent x, not "to the power of negative 1"
         if name == "log" and self.peek("_"):
             self.at += 1
             return f"log base {self.argument()} of"

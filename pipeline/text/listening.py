@@ -61,7 +61,7 @@ _UNITS = ("cents?|dollars?|euros?|pounds?|percent|miles?|kilometers?|meters?|fee
 _DOUBLED_UNIT_RE = re.compile(rf"\b({_UNITS})\s+\1\b", re.I)
 # what may follow "x minus" in algebra ("x minus the floor of x", "a minus one half")
 _MATH_WORDS = ("(?:the|one|two|three|four|five|six|seven|eight|nine|ten|twice|half|log|sine|cosine|tangent|"
-               "square|cube|negative|pi|infinity|floor|ceiling|absolute|fraction|sum|product)")
+               "square|cube|negative|pi|infinity|floor|ceiling|absolute|fraction|sum|product|inverse|arc)")
 _DASH_AS_MINUS_RE = re.compile(
     r"\b(?:grades?|ages?|pages?|chapters?|rooms?|aisles?|levels?|from|between)\s+\d+\s+minus\s+\d"
     r"|(?:[ap]\.m\.|[AP]M|o'clock)\s+minus\s+\d"
