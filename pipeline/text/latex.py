@@ -265,7 +265,7 @@ class _Math:
         if name in _LIMITS:
             return self.limits(_LIMITS[name])
         if name in _TRIGONOMETRIC and self.peek("^") and self._inverse():
-            return f"inverse {_WORDS[name]}"  # "\\tan^{-1} x": inverse tangent x, not "to the power of negative 1"
+            return f"inverse {_WORDS[name]}"  # "\\tan^{-1} x": not "tangent to the power of negative 1"
         if name == "log" and self.peek("_"):
             self.at += 1
             return f"log base {self.argument()} of"
