@@ -68,9 +68,13 @@ _OPTION_RE = re.compile(r"^\s*\(?(?P<letter>[A-Ea-e])\s*[).:]\s*(?P<value>.*?)\s
 
 
 _LETTER_LINE_RE = re.compile(r"\n?\s*(?:the\s+)?(?:correct\s+)?(?:answer|option)\s*(?:is)?\s*[:\-]?\s*"
-                             r"\(?[A-E]\)?\s*\.?\s*$", re.I)
+                             r"(?:option\s*)?\(?[A-E]\)?\s*\.?\s*$", re.I)
 
 
+# a number and its unit, nothing else ("245 m", "Rs. 1200", "12.5 km/hr"): a unit of one letter
+# is no variable when the option holds nothing but the amount
+_MEASURE_RE = re.compile(r"\s*(?:Rs\.?|\$)?\s*\d[\d,]*(?:\.\d+)?\s*"
+                         r"(?:%|[A-Za-z.]{1,6}(?:\s*/\s*[A-Za-z.]{1,5})?)?\s*")
 # a variable next to a number or an operator ("2x", "x+1"), or no value at all ("None of these")
 _NOT_ANUMBER_RE = re.compile(r"\d\s*[a-z]\b|\b[a-z]\s*[-+*^]|[-+*^]\s*[a-z]\b|\b(?:none|all|cannot|both)\b",
                               re.I)
@@ -93,7 +97,7 @@ def open_question(options, letter: str, rationale: str) -> tuple[str, str]:
     if chosen is None:
         raise Reject(STAGE, "missing_final_answer", f"answer {letter!r} names none of the options {options}")
     numbers = NUMBER_RE.findall(chosen)
-    if len(numbers) != 1 or _NOT_ANUMBER_RE.search(chosen):
+    if len(numbers) != 1 or (_NOT_ANUMBER_RE.search(chosen) and not _MEASURE_RE.fullmatch(chosen)):
         raise Reject(STAGE, "choice_not_a_number",
                      f"the correct option {letter}) {chosen!r} is not a number a listener could give")
     return _LETTER_LINE_RE.sub("", rationale).strip(), numbers[0].replace(",", "")

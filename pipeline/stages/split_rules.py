@@ -402,7 +402,7 @@ _STARTS_SENTENCE_RE = re.compile(r"\s*[A-Z]")
 # ("... = 36 cans\nThen ..."); a line that runs on ("so\n", "of\n", "total,\n") ends none
 _LINE_RUNS_ON_RE = re.compile(r"(?:[,;:(\[{=+\-*/]|\b(?:and|or|so|then|that|of|the|to|is|are|by|with|for|"
                               r"a|an|in|on|at|from|as|was|were|be))\s*$")
-_LINE_STARTS_STEP_RE = re.compile(r"[ \t]*[A-Z0-9]")
+_LINE_STARTS_STEP_RE = re.compile(r"[ \t]*(?:[A-Z0-9]|[a-z]{1,2}\s*=)")  # "xy = 114" starts one too
 
 
 def prose_steps(solution: str) -> list[str]:

@@ -146,9 +146,13 @@ _RULES: list[tuple[re.Pattern, object, tuple[str, ...]]] = [
     (re.compile(r"(?P<amount>\d[\d,]*(?:\.\d+)?)\s?\$"), _money, ("$",)),
     (re.compile(r"¢\s?(\d+)|(\d+)\s?¢"), r" \1\2 cents ", ("¢",)),
     (re.compile(r"(dollars?|cents?|euros|pounds) ?/ ?(?=[a-z])"), r"\1 per ", ("/",)),
+    (re.compile(r"(?<=\d)!(?=\s*[/(*×)])"), " factorial", ("!",)),  # "6!/(2!)(1!)", not "he won 5!"
     (re.compile(r"\^\s?2\b"), " squared", ("^",)),
     (re.compile(r"\^\s?3\b"), " cubed", ("^",)),
     (re.compile(r"£\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 pounds ", ("£",)),
+    (re.compile(r"\bRs\.?\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 rupees ", ("Rs",)),
+    (re.compile(r"\s*(?:==+>|=>|⇒)\s*"), ", so ", ("=>", "⇒")),  # AQuA's "... = 750 ==> x = 245"
+    (re.compile(r"\bapprox\b(?:\.(?=\s+[a-z\d]))?"), "approximately", ("approx",)),
     (re.compile(r"€\s?(\d[\d,]*(?:\.\d+)?)"), r" \1 euros ", ("€",)),
     (re.compile(r"(?:(?<=ratio )|(?<=ratio of ))\d+(?::\d+)+|\d+:\d+(?::\d+)+|\d+:\d(?!\d)"),
      _ratio, (":",)),
@@ -170,7 +174,7 @@ _RULES: list[tuple[re.Pattern, object, tuple[str, ...]]] = [
     # between algebra terms, "6x - y = 24": 6x minus y
     (re.compile(r"(?<![\w-])(\d*[a-z])\s+-\s+(?=\d*[a-z]\b(?!-)|\d)"), r"\1 minus ", ("-",)),
     (re.compile(r"(?<![\w-])([A-Za-z])\s+-\s+(?=[a-z])"), r"\1-", ("-",)),  # "t - shirts"
-    (re.compile(r"(?<=[\d)])\s+-\s+(?=[\d($(])"), " minus ", ("-",)),
+    (re.compile(r"(?:(?<=[\d)])|(?<=squared)|(?<=cubed))\s+-\s+(?=[\d($(])"), " minus ", ("-",)),
     # a range of days or months, "Monday-Wednesday": Monday to Wednesday
     (re.compile(rf"\b({_DAYS_AND_MONTHS})\s?-\s?(?={_DAYS_AND_MONTHS})"), r"\1 to ", ("-",)),
     (re.compile(r"(?<![\w-])([A-Z])\s+-\s+(?=\d)"), r"\1 minus ", ("-",)),  # "X - 2 years old"

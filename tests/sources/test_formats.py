@@ -150,3 +150,45 @@ def test_multiple_choice_through_the_pipeline(tmp_path):
     assert sorted(r["answer"] for r in rows) == ["60", "7"]
     assert all("Answer" not in " ".join(r["reasoning"]) for r in rows)
     assert summary["rejects_by_reason"] == {"source/choice_not_a_number": 2, "rewrite/multiple_choice": 1}
+
+
+AQUA_AS_WRITTEN = [
+    {"question": "A train 130 metres long and travelling at 45 km/hr can cross a bridge in 30 seconds. "
+                 "What is the length of the bridge?",
+     "options": ["A)200 m", "B)225 m", "C)245 m", "D)250 m", "E)270 m"],
+     "rationale": "Speed = (45 * 5/18) m/sec = 25/2 m/sec.\nTime = 30 sec.\nLet the length of bridge be "
+                  "x metres.\nThen, (130 + x)/30 = 25/2\n==> 2(130 + x) = 750 ==> x = 245 m.\nAnswer: C",
+     "correct": "C"},
+    {"question": "What is the least number which when divided by 5, 6, 7 and 8 leaves a remainder 3?",
+     "options": ["A)843", "B)1683", "C)2523", "D)3363", "E)None of these"],
+     "rationale": "Required number = (L.C.M. of 5, 6, 7, 8) + 3\n= 840 + 3\n= 843\nAnswer: Option A",
+     "correct": "A"},
+    {"question": "In how many ways can the letters of the word LEADER be arranged?",
+     "options": ["A)72", "B)144", "C)360", "D)720", "E)None"],
+     "rationale": "The word LEADER contains 6 letters, namely 1L, 2E, 1A, 1D and 1R.\nRequired number of "
+                  "ways = 6!/(1!)(2!)(1!)(1!)(1!) = 360.\nAnswer: C", "correct": "C"},
+    {"question": "The sum of two numbers is 25 and their difference is 13. Find their product.",
+     "options": ["A)104", "B)114", "C)315", "D)325", "E)None"],
+     "rationale": "Let the numbers be x and y.\nThen, x + y = 25 and x - y = 13.\n4xy = (x + y)^2 - (x- y)^2"
+                  "\n= (25)^2 - (13)^2\n= (625 - 169)\n= 456\nxy = 114.\nAnswer: B", "correct": "B"},
+]
+
+
+def test_multiple_choice_rationales_as_aqua_writes_them_are_kept_and_explained(tmp_path):
+    """One calculation a line with no period, "==>", "6!", an option with its unit ("245 m") and
+    "Answer: Option A": every row is kept, and its response says a step, not only the answer."""
+    from pipeline.cli import run
+
+    record = parse_line("aqua", "aqua", "train", 0, json.dumps(AQUA_AS_WRITTEN[1]).encode(), 10_000)
+    assert record["answer"] == "843" and "Option" not in record["solution"]
+    record = parse_line("aqua", "aqua", "train", 0, json.dumps(AQUA_AS_WRITTEN[0]).encode(), 10_000)
+    assert record["answer"] == "245"
+    source = tmp_path / "aqua.jsonl"
+    source.write_text("\n".join(json.dumps(row) for row in AQUA_AS_WRITTEN) + "\n")
+    summary = run(["--source", f"aqua:{source}", "--output", str(tmp_path / "out"), "--tts", "none",
+                   "--no_progress"])
+    assert summary["outputs"] == len(AQUA_AS_WRITTEN), summary["rejects_by_reason"]
+    for row in pq.read_table(tmp_path / "out" / "data").to_pylist():
+        said = [s["text"] for s in row["response"] if s["after_step"]]
+        assert [text for text in said if not text.startswith("So the answer is")], row["response"]
+        assert not any(word in " ".join(said) for word in ("equals equals", "greater than", "!"))

@@ -35,6 +35,11 @@ from pipeline.text.verbalize import fraction_words, unspeakable_characters, verb
     ("Half of it is 10 miles / 2 = 5 miles.", "Half of it is 10 miles divided by 2 equals 5 miles."),
     ("He hangs 2 / (1/12) = 24 hours.", "He hangs 2 divided by (one twelfth) equals 24 hours."),
     ("That is 63 cookies / bags.", "That is 63 cookies per bags."),
+    ("Then 2x = 750 ==> x = 375.", "Then 2x equals 750, so x equals 375."),
+    ("It sold for Rs 2564.36, 7% approx.", "It sold for 2564.36 rupees, 7 percent approximately."),
+    ("Ways = 6!/(2!)(1!) = 360.",
+     "Ways equals 6 factorial divided by (2 factorial)(1 factorial) equals 360."),
+    ("It is (25)^2 - (13)^2.", "It is (25) squared minus (13) squared."),
 ])
 def test_verbalize(written, spoken):
     assert verbalize(written) == spoken
