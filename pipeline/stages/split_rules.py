@@ -307,9 +307,46 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
         if converted:
             reasoning.append(converted)
             last_note = numeric(record["answer"])
-    response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
-    response += spoken_highlights(reasoning)
-    return checked_briefly(record, reasoning, _with_answer(record, reasoning, response), config, last_note)
+    first = [{"text": opener(record["id"], config.seed), "after_step": 0}]
+    highlights = first + spoken_highlights(reasoning)
+    split = checked_briefly(record, reasoning, _with_answer(record, reasoning, highlights), config, last_note)
+    if not answer_only(split["response"]):
+        return split
+    # no result could be said without its calculation: say the calculations, if one fits
+    try:
+        said = first + calculations(reasoning)
+        full = checked_briefly(record, reasoning, _with_answer(record, reasoning, said), config, last_note)
+    except Reject:
+        return split
+    return split if answer_only(full["response"]) else full
+
+
+# algebra: a letter on its own ("x + 4", "= A"), after a coefficient ("2p", "9m") or a
+# coefficient before a bracket of words ("3(number of trucks)")
+_ALGEBRA_RE = re.compile(r"(?<![\w'’])(?![aAI]\b)[A-Za-z](?![\w'’])|\d[A-Za-z](?![A-Za-z])|\d\s?\([a-z]")
+# in a calculation, a minus before a number ("45 push-ups - 5 push-ups", "$26-$18", "45000-9000"),
+# not a range ("4-7 grades") nor a dash between words
+_MINUS_RE = re.compile(r"(?<=\w)\s*[-–−]\s*(?=\$?\d)")
+
+
+def calculations(reasoning: list[str]) -> list[dict]:
+    """Each step that is no algebra and no label said as written, calculation and all ("3 sets
+    times 15 push-ups per set equals 45 push-ups"), where its result alone cannot be said."""
+    said = []
+    for n, step in enumerate(reasoning, start=1):
+        text = spoken_sentence(step)
+        if text is None and "=" in step and not _ALGEBRA_RE.search(step) and not _LABEL_RE.match(step) \
+                and not re.match(r"[\w ]{1,24}=", step):
+            text = verbalize(_MINUS_RE.sub(" minus ", step))
+            text = None if unspeakable_characters(text) else text
+        if text:
+            said.append({"text": text if text[-1] in ".!?" else text + ".", "after_step": n})
+    return said
+
+
+def answer_only(response: list[dict]) -> bool:
+    """Nothing said but an opener and the answer."""
+    return not [s for s in response if s["after_step"] and not s["text"].startswith(ANSWER_LEAD)]
 
 
 def within_budget(record: dict, reasoning: list[str], response: list[dict],

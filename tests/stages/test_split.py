@@ -46,7 +46,26 @@ def test_final_sentence_states_the_answer_when_the_last_step_cannot_be_said(conf
     record = rewrite(NATALIA | {"solution": "48/2 = <<48/2=24>>24\n48+24 = <<48+24=72>>72\n#### 72"},
                      config)
     out = split(record, config)
-    assert out["response"][-1] == {"text": "So the answer is 72.", "after_step": 2}
+    # no result to keep once "48+24 = 72" loses its sum: said with it, stating the answer
+    assert out["response"][-1] == {"text": "48 plus 24 equals 72.", "after_step": 2}
+
+
+def test_a_step_whose_result_cannot_be_said_alone_is_said_with_its_calculation(config):
+    """ "Bryan did 45 push-ups - 5 push-ups = 40 push-ups" has no result to keep once its
+    calculation is cut: said in full rather than leaving only "So the answer is 40."; algebra
+    ("9m = 27") is never said as a measure ("9 meters")."""
+    question = "Bryan does 3 sets of 15 push-ups, 5 fewer in the last set. How many push-ups does he do?"
+    solution = ("In total, Bryan would have done 3 sets * 15 push-ups/set = <<3*15=45>>45 push-ups.\n"
+                "Subtracting the push-ups he didn't do in the third set, Bryan did 45 push-ups - 5 "
+                "push-ups = <<45-5=40>>40 push-ups.\n#### 40")
+    record = rewrite(new_record("gsm8k", "train", 0, question, solution, "40"), config)
+    said = [s["text"] for s in split(record, config)["response"]]
+    assert "Bryan did 45 push-ups minus 5 push-ups equals 40 push-ups." in said[-1]
+    algebra = ("Let m be the number of meals. We know that 8m + m = 27.\nCombining like terms, we get "
+               "9m = 27\nDividing both sides by 9, we get m = 3\n#### 3")
+    record = rewrite(new_record("gsm8k", "train", 1, "Angela delivers 8 times as many packages as meals, "
+                                "27 in all. How many meals does she deliver?", algebra, "3"), config)
+    assert not any("meters" in s["text"] for s in split(record, config)["response"])
 
 
 CLIPS = ("She sold 48 clips in April and half as many in May.",
