@@ -324,9 +324,6 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
 # algebra: a letter on its own ("x + 4", "= A"), after a coefficient ("2p", "9m") or a
 # coefficient before a bracket of words ("3(number of trucks)")
 _ALGEBRA_RE = re.compile(r"(?<![\w'’])(?![aAI]\b)[A-Za-z](?![\w'’])|\d[A-Za-z](?![A-Za-z])|\d\s?\([a-z]")
-# in a calculation, a minus before a number ("45 push-ups - 5 push-ups", "$26-$18", "45000-9000"),
-# not a range ("4-7 grades") nor a dash between words
-_MINUS_RE = re.compile(r"(?<=\w)\s*[-–−]\s*(?=\$?\d)")
 
 
 def calculations(reasoning: list[str]) -> list[dict]:
@@ -337,7 +334,7 @@ def calculations(reasoning: list[str]) -> list[dict]:
         text = spoken_sentence(step)
         if text is None and "=" in step and not _ALGEBRA_RE.search(step) and not _LABEL_RE.match(step) \
                 and not re.match(r"[\w ]{1,24}=", step):
-            text = verbalize(_MINUS_RE.sub(" minus ", step))
+            text = verbalize(step)
             text = None if unspeakable_characters(text) else text
         if text:
             said.append({"text": text if text[-1] in ".!?" else text + ".", "after_step": n})

@@ -161,6 +161,8 @@ _RULES: list[tuple[re.Pattern, object, tuple[str, ...]]] = [
     (re.compile(r"(?<=[\w)])\s?%"), " percent", ("%",)),
     (re.compile(r"(?:(?P<whole>\d+)\s+)?(?<![\d.])(?P<num>\d+)/(?P<den>\d+)(?![\d/])"
                 r"(?:(?:st|nd|rd|th)s?|s)?\b"), _fraction, ("/",)),
+    # a dash before a number that leads to "=" is a subtraction: "31-27=4", "$260 - $200 = $60"
+    (re.compile(rf"(?<=\w)\s*-\s*(?=\$?{_NUM}(?:\s+[A-Za-z][a-z'-]*){{0,4}}\s*=)"), " minus ", ("-",)),
     (re.compile(rf"(?<=\d)-(?={_NUM}\b)"), " to ", ("-",)),
     (re.compile(rf"(?<![\w.])-(?={_NUM})"), "negative ", ("-",)),
     # a dimension, "10 x 8 feet": 10 by 8 feet

@@ -40,6 +40,9 @@ from pipeline.text.verbalize import fraction_words, unspeakable_characters, verb
     ("Ways = 6!/(2!)(1!) = 360.",
      "Ways equals 6 factorial divided by (2 factorial)(1 factorial) equals 360."),
     ("It is (25)^2 - (13)^2.", "It is (25) squared minus (13) squared."),
+    # a dash before a number that leads to "=" subtracts; a range has no "=" after it
+    ("There were 31-27 = 4 more.", "There were 31 minus 27 equals 4 more."),
+    ("She spends $260 - $200 = $60.", "She spends 260 dollars minus 200 dollars equals 60 dollars."),
 ])
 def test_verbalize(written, spoken):
     assert verbalize(written) == spoken
