@@ -1,6 +1,7 @@
 """A rerun that fails or is killed leaves the previous dataset byte for byte as it was;
 a finished rerun replaces only the files the previous run wrote."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -161,14 +162,23 @@ def test_two_runs_on_one_output_the_second_is_refused(tmp_path):
     assert (out / "summary.json").exists()
 
 
-PUBLISH_THEN_REPORT = """
-import sys, time
+# Imports once, then forks a publisher per line it reads ("staging output"): each prints
+# "ready PID", publishes and prints its time; "done" follows once it has ended or been killed.
+PUBLISHERS = """
+import os, sys, time
 import datasets  # imported before the clock starts: the card needs it
 from pipeline.dataset.publish import publish
-print("ready", flush=True)
-started = time.perf_counter()
-publish(sys.argv[1], sys.argv[2])
-print(time.perf_counter() - started, flush=True)
+for line in sys.stdin:
+    staging, output = line.split()
+    child = os.fork()
+    if child == 0:
+        print("ready", os.getpid(), flush=True)
+        started = time.perf_counter()
+        publish(staging, output)
+        print(time.perf_counter() - started, flush=True)
+        os._exit(0)
+    os.waitpid(child, 0)
+    print("done", flush=True)
 """
 
 
@@ -198,23 +208,30 @@ def test_a_publish_killed_at_any_instant_leaves_one_whole_dataset(tmp_path, monk
     out = tmp_path / "dataset"
     random.seed(7)
     spans, seen = [], []
+    publishers = subprocess.Popen([sys.executable, "-c", PUBLISHERS], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
     for attempt in range(21):
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(str(out) + ".partial", ignore_errors=True)
         shutil.copytree(old, out)
         shutil.copytree(staged, str(out) + ".partial")
-        child = subprocess.Popen([sys.executable, "-c", PUBLISH_THEN_REPORT, str(out) + ".partial", str(out)],
-                                 stdout=subprocess.PIPE, text=True)
-        assert child.stdout.readline().strip() == "ready"
+        publishers.stdin.write(f"{out}.partial {out}\n")
+        publishers.stdin.flush()
+        ready, pid = publishers.stdout.readline().split()
+        assert ready == "ready"
         if attempt == 0:  # the first publish runs to its end, to time the others' kills
-            spans.append(float(child.stdout.readline()))
-            child.wait()
+            spans.append(float(publishers.stdout.readline()))
+            assert publishers.stdout.readline().strip() == "done"
             assert _rows(out) == json_rows(staged / "summary.json")
             continue
         time.sleep(random.uniform(0, spans[0]))
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        with contextlib.suppress(ProcessLookupError):  # it may have ended already
+            os.kill(int(pid), signal.SIGKILL)
+        while publishers.stdout.readline().strip() != "done":  # its time, if it ended first
+            pass
         seen.append(_rows(out))  # load_dataset checks the count against the card it read
+    publishers.stdin.close()
+    publishers.wait()
     assert set(seen) <= counts, seen
     run(["--source", "generate:26", "--output", str(out), "--num_shards", "40", "--no_progress",
          "--tts", "none"])

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from eval.experiment import check_claims, main
 from eval.model_report import bootstrap_runs, summarize_layouts
 
@@ -46,20 +48,21 @@ def test_a_layout_that_never_speaks_is_heard_at_the_end_of_its_generation():
     assert layouts["tbs"]["first_spoken_tokens"] == 120 and layouts["tbs"]["silent_items"] == 1
 
 
+TINY = ["--train_items", "30", "--test_items", "6", "--seeds", "0", "--base_steps", "2", "--eval_every", "1",
+        "--set", "model.layers=1", "--set", "model.width=32", "--set", "model.heads=2",
+        "--set", "data.batch_size=4"]
+
+
 def test_experiment_end_to_end_on_a_tiny_setting_and_reruns_what_changed(tmp_path):
-    tiny = ["--out", str(tmp_path), "--train_items", "30", "--test_items", "6", "--seeds", "0",
-            "--base_steps", "2", "--eval_every", "1", "--set", "model.layers=1", "--set", "model.width=32",
-            "--set", "model.heads=2", "--set", "data.batch_size=4"]
-    result = main([*tiny, "--steps", "2", "--curriculum_steps", "2"])
-    rows = ["tis", "tbs", "direct", "tis, free decoding", "tis from the base", "tis from scratch",
-            "tbs from scratch", "direct from scratch"]
-    assert list(result["layouts"]) == rows
+    tiny = ["--out", str(tmp_path), *TINY]
+    result = main([*tiny, "--steps", "2", "--rows", "tbs;direct"])
+    assert list(result["layouts"]) == ["tbs", "direct"]
     assert all(line["runs"] == 1 and line["items"] == result["setup"]["test_rows"]
                for line in result["layouts"].values())
-    assert result["layouts"]["tbs"]["steps"] == [2] and result["layouts"]["tis"]["steps"] == ["2 + 2"]
+    assert result["layouts"]["tbs"]["steps"] == [2]
     assert result["setup"]["speaking_rate"] > 1  # the test set's audio, in response tokens a second
     report = (tmp_path / "report.md").read_text()
-    assert "| tis | 1 |" in report and "## Claims" in report and "first substantive word heard" in report
+    assert "| tbs | 1 |" in report and "## Claims" in report and "first substantive word heard" in report
     assert (tmp_path / "accuracy_vs_latency.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "experiment.json").read_text())["claims"]
 
@@ -69,3 +72,15 @@ def test_experiment_end_to_end_on_a_tiny_setting_and_reruns_what_changed(tmp_pat
     assert again["setup"]["reused"] == 4 and again["layouts"] == longer["layouts"]
     other = main([*tiny, "--steps", "3", "--rows", "tbs", "--set", "data.batch_size=2"])
     assert other["setup"]["reused"] == 2  # the base and the run are trained anew
+
+
+@pytest.mark.slow
+def test_every_row_of_the_experiment_runs_by_default(tmp_path):
+    """Each of the eight rows, the tis curriculum from the tbs checkpoint included (nine
+    training jobs: about two minutes here, so it runs with the slow tests)."""
+    result = main(["--out", str(tmp_path), *TINY, "--steps", "2", "--curriculum_steps", "2"])
+    assert list(result["layouts"]) == ["tis", "tbs", "direct", "tis, free decoding", "tis from the base",
+                                       "tis from scratch", "tbs from scratch", "direct from scratch"]
+    assert result["layouts"]["tis"]["steps"] == ["2 + 2"]
+    assert all(line["runs"] == 1 for line in result["layouts"].values())
+    assert "| tis | 1 |" in (tmp_path / "report.md").read_text()
