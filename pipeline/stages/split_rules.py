@@ -129,6 +129,14 @@ def _numbers(text: str) -> set[str]:
     return {number.replace(",", "").lstrip("0") for number in _NUMBER_RE.findall(text)}
 
 
+_ENDED_RE = re.compile(r"[.!?][)\"']?$")
+
+
+def ended(text: str) -> str:
+    """The sentence with its closing period ("(Note that x equals 0.)" has one)."""
+    return text if _ENDED_RE.search(text) else text + "."
+
+
 def spoken_sentence(step: str) -> str | None:
     """The narrative of a step with each calculation replaced by its result, said in words;
     a reason left with no more than the result it explains is dropped, as it says nothing.
@@ -151,7 +159,7 @@ def spoken_sentence(step: str) -> str | None:
     text = verbalize(text)
     if not text or unspeakable_characters(text) or not re.search(r"[a-zA-Z]", text):
         return None
-    return text if text[-1] in ".!?" else text + "."
+    return ended(text)
 
 
 _CONSEQUENCE_RE = re.compile(r"(?:^|[,;:]\s*)(?:so|thus|hence|therefore|which means(?: that)?|"
@@ -337,7 +345,7 @@ def calculations(reasoning: list[str]) -> list[dict]:
             text = verbalize(step)
             text = None if unspeakable_characters(text) else text
         if text:
-            said.append({"text": text if text[-1] in ".!?" else text + ".", "after_step": n})
+            said.append({"text": ended(text), "after_step": n})
     return said
 
 
@@ -495,7 +503,7 @@ def split_prose(record: dict, config: BuildConfig) -> dict:
     reasoning = prose_steps(record["solution"])
     spoken = [_say_step(n, step, record) for n, step in enumerate(reasoning, start=1)]
     response = [{"text": opener(record["id"], config.seed), "after_step": 0}]
-    response += [{"text": text if text[-1] in ".!?" else text + ".", "after_step": n}
+    response += [{"text": ended(text), "after_step": n}
                  for n, text in enumerate(spoken, start=1)]
     return checked_briefly(record, reasoning, _with_answer(record, reasoning, response), config)
 
