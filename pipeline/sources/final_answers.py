@@ -32,8 +32,8 @@ def final_answer(solution: str, last_number: bool = False) -> str | None:
     """The solution's stated final answer: ``#### N`` (GSM8K), ``\\boxed{}`` (MATH), "The
     answer is: N" (MetaMathQA), or, where allowed, the last number written."""
     _, marker, final = solution.rpartition("####")
-    if marker:
-        return final.strip().replace(",", "") or None
+    if marker:  # its own line: MetaMathQA writes "#### 24\nThe answer is: 24" after it
+        return (final.strip().splitlines() or [""])[0].strip().replace(",", "") or None
     boxed = boxed_answer(solution)
     if boxed:
         return boxed

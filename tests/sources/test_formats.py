@@ -38,6 +38,7 @@ def test_each_format_reads_its_fields_and_final_answer(fmt):
 
 def test_final_answers_in_every_style():
     assert final_answer("so 5\n#### 1,200") == "1200"
+    assert final_answer("so 24\n#### 24\nThe answer is: 24") == "24"  # MetaMathQA's GSM rows
     assert final_answer("thus $x = \\boxed{\\dfrac{9}{7}}$.") == "\\dfrac{9}{7}"
     assert final_answer("nested $\\boxed{\\frac{\\sqrt{3}}{2}}$") == "\\frac{\\sqrt{3}}{2}"
     assert final_answer("The answer is: 12") == "12"
