@@ -97,17 +97,28 @@ def test_a_read_only_output_is_refused(tmp_path):
 HOSTILE = '{"files": ["../victim/x", "/ABS/y", "data/../../victim/x", "data/.."]}'
 
 
+@pytest.fixture(scope="module")
+def text_only(tmp_path_factory) -> Path:
+    """A finished text-only build, copied by each test that changes it (speech plays no part
+    in what is deleted)."""
+    out = tmp_path_factory.mktemp("text") / "dataset"
+    run(["--source", "generate:4", "--output", str(out), "--no_progress", "--tts", "none"])
+    return out
+
+
 @pytest.mark.parametrize("manifest", [HOSTILE, "", '{"files": [', '{"files": 3}', "[1, 2]"])
-def test_a_hostile_or_broken_manifest_deletes_nothing_outside_the_dataset(tmp_path, manifest):
+def test_a_hostile_or_broken_manifest_deletes_nothing_outside_the_dataset(tmp_path, text_only, manifest):
+    import shutil
+
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "x").write_text("the user's")
     (victim / "y").write_text("the user's")
     out = tmp_path / "dataset"
-    run(["--source", "generate:4", "--output", str(out), "--no_progress"])
+    shutil.copytree(text_only, out)
     (out / "_manifest.json").write_text(manifest.replace("/ABS/y", str(victim / "y")))
     result = subprocess.run([sys.executable, "-m", "pipeline", "--source", "generate:4", "--output", str(out),
-                             "--no_progress"], capture_output=True, text=True)
+                             "--no_progress", "--tts", "none"], capture_output=True, text=True)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert "warning:" in result.stderr and "_manifest.json" in result.stderr
     assert (victim / "x").read_text() == "the user's" and (victim / "y").read_text() == "the user's"
