@@ -334,16 +334,40 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
 _ALGEBRA_RE = re.compile(r"(?<![\w'’])(?![aAI]\b)[A-Za-z](?![\w'’])|\d[A-Za-z](?![A-Za-z])|\d\s?\([a-z]")
 
 
+# "Let x be the number of berries Steve started with", "and p be length of Penny's snake"
+_DEFINED_RE = re.compile(r"\b(?:let|and)\s+([a-zA-Z])\s+(?:be|represent|equal)\s+(?:the\s+)?(.+?)"
+                         r"(?=\s+and\s+[a-zA-Z]\s+(?:be|represent|equal)\b|[.,;:]|$)", re.I)
+# a step that ends on a variable's value: "x=21 berries", "we get j = 29 inches + 12 inches = 41 inches"
+# (the variable alone on its side: "j + p = 70" gives p no value, "p = 8m" is no number)
+_VALUE_RE = re.compile(r"(?:^|[,:]\s*|\b(?:get|gives?|so|thus|then|find|have|therefore|is)\s+)"
+                       r"([a-zA-Z])\s*=\s*(?:[^=]*=\s*)?(\$?\d[\d,]*(?:\.\d+)?)(?:\s+([a-z]{2,}))?\s*\.?$")
+
+
+def _defined_result(step: str, defined: dict[str, str]) -> str | None:
+    """ "x=21 berries" said by what x stands for: "So the number of berries Steve started
+    with is 21." A listener never heard what x is, so "x equals 21" would tell them nothing."""
+    value = _VALUE_RE.search(step)
+    if not value or value[1] not in defined:
+        return None
+    what, unit = defined[value[1]], value[3] or ""
+    said = f"So the {what} is {value[2]}{' ' + unit if unit and unit not in what.split() else ''}."
+    return said if len(said.split()) <= 20 else None
+
+
 def calculations(reasoning: list[str]) -> list[dict]:
     """Each step that is no algebra and no label said as written, calculation and all ("3 sets
-    times 15 push-ups per set equals 45 push-ups"), where its result alone cannot be said."""
-    said = []
+    times 15 push-ups per set equals 45 push-ups"), where its result alone cannot be said; a
+    step that gives a variable its value, said by what the variable stands for."""
+    said, defined = [], {}
     for n, step in enumerate(reasoning, start=1):
+        defined |= {var: what for var, what in _DEFINED_RE.findall(step)}
         text = spoken_sentence(step)
         if text is None and "=" in step and not _ALGEBRA_RE.search(step) and not _LABEL_RE.match(step) \
                 and not re.match(r"[\w ]{1,24}=", step):
             text = verbalize(step)
             text = None if unspeakable_characters(text) else text
+        elif text is None and (result := _defined_result(step, defined)):
+            text = verbalize(result)
         if text:
             said.append({"text": ended(text), "after_step": n})
     return said

@@ -65,7 +65,23 @@ def test_a_step_whose_result_cannot_be_said_alone_is_said_with_its_calculation(c
                "9m = 27\nDividing both sides by 9, we get m = 3\n#### 3")
     record = rewrite(new_record("gsm8k", "train", 1, "Angela delivers 8 times as many packages as meals, "
                                 "27 in all. How many meals does she deliver?", algebra, "3"), config)
-    assert not any("meters" in s["text"] for s in split(record, config)["response"])
+    said = [s["text"] for s in split(record, config)["response"]]
+    assert not any("meters" in text for text in said)
+    assert said[-1] == "So the number of meals is 3."  # what m stands for, not "m equals 3"
+
+
+def test_a_variable_is_said_by_what_it_stands_for_and_only_when_alone_on_its_side(config):
+    """ "j + p = 70" gives p no value: saying "the length of Penny's snake is 70" would be false."""
+    solution = ("Let j be the length of Jake's snake and p be length of Penny's snake. We know that "
+                "j + p = 70, and j = p + 12.\nCombining like terms, we get 2p + 12 = 70\nSubtracting 12 from "
+                "both sides, we get 2p = 58\nDividing both sides by 2, we get p = 58 / 2 = 29 inches.\n"
+                "Substituting, we get j = 29 inches + 12 inches = 41 inches\n#### 41")
+    question = ("Jake's snake is 12 inches longer than Penny's. Together they are 70 inches long. How "
+                "long is Jake's snake?")
+    record = rewrite(new_record("gsm8k", "train", 2, question, solution, "41"), config)
+    said = [s["text"] for s in split(record, config)["response"]]
+    assert said[-1] == "So the length of Jake's snake is 41 inches."
+    assert not any("is 70" in text or "is 58" in text for text in said)
 
 
 CLIPS = ("She sold 48 clips in April and half as many in May.",
