@@ -32,7 +32,7 @@ from pipeline.text.arithmetic import (
     written,
 )
 from pipeline.text.latex import Unsayable, say, spoken_values
-from pipeline.text.listening import ANSWER_LEAD
+from pipeline.text.listening import ANSWER_LEAD, answer_only
 from pipeline.text.quantities import quantity_values
 from pipeline.text.verbalize import normalize_space, plain_words, unspeakable_characters, verbalize
 
@@ -284,8 +284,8 @@ def _subject(text: str) -> str:
     depth, cut = 0, 0
     for at, char in enumerate(text):
         depth += (char == "(") - (char == ")")
-        if char == "," and depth == 0 and _ASIDE_END_RE.match(text, at):
-            cut = _ASIDE_END_RE.match(text, at).end()
+        if char == "," and depth == 0 and (aside := _ASIDE_END_RE.match(text, at)):
+            cut = aside.end()
     return text[cut:]
 
 
@@ -318,7 +318,7 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
     first = [{"text": opener(record["id"], config.seed), "after_step": 0}]
     highlights = first + spoken_highlights(reasoning)
     split = checked_briefly(record, reasoning, _with_answer(record, reasoning, highlights), config, last_note)
-    if not answer_only(split["response"]):
+    if not _answer_only(split["response"]):
         return split
     # no result could be said without its calculation: say the calculations, if one fits
     try:
@@ -326,7 +326,11 @@ def split_lines(record: dict, config: BuildConfig) -> dict:
         full = checked_briefly(record, reasoning, _with_answer(record, reasoning, said), config, last_note)
     except Reject:
         return split
-    return split if answer_only(full["response"]) else full
+    return split if _answer_only(full["response"]) else full
+
+
+def _answer_only(response: list[dict]) -> bool:
+    return answer_only([s["text"] for s in response], opener=response[0]["after_step"] == 0)
 
 
 # algebra: a letter on its own ("x + 4", "= A"), after a coefficient ("2p", "9m") or a
@@ -371,11 +375,6 @@ def calculations(reasoning: list[str]) -> list[dict]:
         if text:
             said.append({"text": ended(text), "after_step": n})
     return said
-
-
-def answer_only(response: list[dict]) -> bool:
-    """Nothing said but an opener and the answer."""
-    return not [s for s in response if s["after_step"] and not s["text"].startswith(ANSWER_LEAD)]
 
 
 def within_budget(record: dict, reasoning: list[str], response: list[dict],
@@ -486,10 +485,8 @@ def prose_steps(solution: str) -> list[str]:
         elif token in ("\\]", "\\)") or token.startswith("\\end{"):
             depth = max(depth - 1, 0)
             closes = depth == 0 and not inline
-        elif token == "\n":
-            closes = not inline and depth == 0
-        else:
-            closes = token in ".!?" and not inline and depth == 0
+        else:  # a sentence's or a line's end outside math; an escaped "\\" or "\$" ends nothing
+            closes = token in ".!?\n" and not inline and depth == 0
         if token == "\n":
             ends = not _LINE_RUNS_ON_RE.search(solution, start, mark.start()) \
                 and _LINE_STARTS_STEP_RE.match(solution, mark.end())

@@ -156,11 +156,17 @@ def sentence_defects(sentence: str) -> list[str]:
     return found
 
 
+def answer_only(sentences: list[str], opener: bool = True) -> bool:
+    """Nothing said but the opener (``opener``: the first sentence is one) and the answer."""
+    said = sentences[1 if opener else 0:]
+    return bool(sentences) and all(sentence.startswith(ANSWER_LEAD) for sentence in said)
+
+
 def response_defects(sentences: list[str], opener: bool = True) -> list[str]:
     """The defects of a response (``opener``: its first sentence is an opener, said before
     any step), each named once."""
     found = {defect for sentence in sentences
              for defect in (*sentence_defects(sentence), *spoken_defects(sentence))}
-    if sentences and not [s for s in sentences[1 if opener else 0:] if not s.startswith(ANSWER_LEAD)]:
+    if answer_only(sentences, opener):
         found.add("no_explanation")
     return sorted(found)
