@@ -148,6 +148,12 @@ class _Math:
             if item.macroname in _FRACTIONS and "".join(said).rstrip()[-1:].isdigit() \
                     and _PROPER_FRACTION_RE.fullmatch(item.latex_verbatim()):
                 spoken = "and " + spoken  # 2\frac{1}{6}: two and one sixth, a mixed number
+            if item.macroname == "overline" and spoken.startswith("with") and said \
+                    and said[-1].rstrip().endswith("."):
+                # 0.\overline{36}: "0 point 36 repeating", not "0." and a pause
+                said[-1] = said[-1].rstrip().removesuffix(".")
+                whole = "".join(said).rstrip()[-1:].isdigit()
+                spoken = ("point " if whole else "0 point ") + spoken.removeprefix("with ")
             return " " + spoken + " "
         if isinstance(item, LatexEnvironmentNode) and item.environmentname in _ROWS:
             return " " + _Math(item.nodelist, _ROWS[item.environmentname]).say() + " "

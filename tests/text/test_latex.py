@@ -117,6 +117,7 @@ def test_forms_a_teacher_reads_without_thinking(markup, spoken):
     (r"Compute $f(g^{-1}(f^{-1}(g(f(5)))))$.", "Compute f of g inverse of f inverse of g of f of 5."),
     (r"the inverses $f^{-1}$ and $g^{-1}$", "the inverses f inverse and g inverse"),
     (r"$\tan^{-1} \sqrt{3} + \sin^2 x$", "inverse tangent the square root of 3 plus sine squared x"),
+    (r"$0.\overline{36}$ and $(.\overline{6})(3)$", "0 point 36 repeating and (0 point 6 repeating) (3)"),
     (r"If $G(x) = 4-3x$, is $P(G(a))$ defined?", "If G of x equals 4 minus 3 x, is P of G of a defined?"),
     (r"the region in the $xy-$plane", "the region in the x y plane"),
     (r"$2\cdot400\text{ ft.}^2=800$", "2 times 400 square feet equals 800"),
