@@ -71,12 +71,14 @@ def test_a_rate_limit_service_limits_requests_over_all_workers(tmp_path):
     assert set(summary["rejects_by_reason"]) <= {"source/duplicate"}
     assert requests >= 2 * summary["outputs"]  # rewrite and split each asked
     assert limiter.over_limit > 0
-    assert max(hits for (value, _), hits in limiter.allowed.items() if value == "requests") <= per_second
-    # one limit for both workers: the requests filled requests / per_second windows, the
-    # first perhaps in part, so they span over that less 2 s; a limit per worker would have
-    # taken half as many windows (at most 4 s here, against over 6 s; the margin absorbs
-    # the time a permitted request takes to reach the server)
-    assert max(server.arrivals) - min(server.arrivals) > requests / per_second - 3
+    windows = [hits for (value, _), hits in limiter.allowed.items() if value == "requests"]
+    # one limit for both workers: every request took its hit from the one service, at most
+    # per_second in a window, so they needed requests / per_second windows. (When the
+    # requests then reach the server is not asserted: a permitted request can wait for its
+    # worker's event loop, so the server may see a second with more than the limit; a known
+    # fault, in the issue 33 note.)
+    assert sum(windows) == requests and max(windows) <= per_second
+    assert len(windows) >= requests / per_second
 
 
 def test_a_retry_after_is_capped_and_inf_or_nan_is_ignored():
