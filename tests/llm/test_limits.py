@@ -4,6 +4,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections import Counter
 
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
@@ -73,12 +74,14 @@ def test_a_rate_limit_service_limits_requests_over_all_workers(tmp_path):
     assert limiter.over_limit > 0
     windows = [hits for (value, _), hits in limiter.allowed.items() if value == "requests"]
     # one limit for both workers: every request took its hit from the one service, at most
-    # per_second in a window, so they needed requests / per_second windows. (When the
-    # requests then reach the server is not asserted: a permitted request can wait for its
-    # worker's event loop, so the server may see a second with more than the limit; a known
-    # fault, in the issue 33 note.)
+    # per_second in a window, so they needed requests / per_second windows
     assert sum(windows) == requests and max(windows) <= per_second
     assert len(windows) >= requests / per_second
+    # and each left when it was allowed: the server saw no more in one of the service's
+    # windows than the limit, but for a few allowed at the very end of the window before
+    # (permitted requests that waited for a helper thread arrived 19 to 30 in a window)
+    arrived = Counter(int(when // limiter.window) for when in server.arrivals)
+    assert max(arrived.values()) <= per_second + 3, sorted(arrived.items())
 
 
 def test_a_retry_after_is_capped_and_inf_or_nan_is_ignored():
