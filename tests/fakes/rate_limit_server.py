@@ -23,6 +23,7 @@ class RateLimitServer:
     def __init__(self, limits: dict[str, int], window: float = 1.0) -> None:
         self.limits, self.window = limits, window
         self.allowed: Counter = Counter()  # (descriptor value, window number) -> hits allowed
+        self.granted: list[tuple[float, str]] = []  # (time.time(), descriptor value) of each let through
         self.over_limit = 0
         self._lock = threading.Lock()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
@@ -51,6 +52,7 @@ class RateLimitServer:
                         Response.DescriptorStatus(code=Response.OVER_LIMIT, duration_until_reset=reset)])
             for descriptor in request.descriptors:
                 self.allowed[descriptor.entries[0].value, number] += request.hits_addend
+                self.granted.append((now, descriptor.entries[0].value))
         return Response(overall_code=Response.OK)
 
     def __enter__(self) -> RateLimitServer:

@@ -18,7 +18,8 @@ SOURCE = "generate:16"
 
 def _flags(server: OpenAIServer, output: Path, *extra: str) -> list[str]:
     return ["--source", SOURCE, "--output", str(output), "--llm", "openai", "--judge", "openai",
-            "--base_url", server.base_url, "--model", "m", "--no_progress", "--num_shards", "2", *extra]
+            "--base_url", server.base_url, "--model", "m", "--no_progress", "--num_shards", "2",
+            "--tts", "none", *extra]
 
 
 def _shards(output: Path) -> dict[str, bytes]:

@@ -18,7 +18,7 @@ def _build(output, server, count: int, *extra: str) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "-m", "pipeline", "--source", f"generate:{count}", "--output", str(output),
          "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--llm_timeout", "1",
-         "--llm_retries", "3", "--no_progress", *extra],
+         "--llm_retries", "3", "--no_progress", "--tts", "none", *extra],
         capture_output=True, text=True, check=True)
 
 
@@ -61,7 +61,7 @@ def test_permanent_faults_are_rejects_with_their_reason(tmp_path, gsm8k_path):
     with OpenAIServer(faults) as server:
         subprocess.run([sys.executable, "-m", "pipeline", "--source", f"gsm8k:{source}", "--output",
                         str(tmp_path / "out"), "--llm", "openai", "--base_url", server.base_url,
-                        "--model", "m", "--llm_retries", "1", "--no_cache", "--no_progress"],
+                        "--model", "m", "--llm_retries", "1", "--no_cache", "--no_progress", "--tts", "none"],
                        capture_output=True, check=True)
     rejects = pq.read_table(tmp_path / "out" / "rejects").to_pylist()
     reasons = {name: r["reason"] for r in rejects for name in faults if name in r["record"]}
@@ -79,7 +79,8 @@ def _eight_problems(tmp_path, gsm8k_path):
 def _run_eight(source, output, server, *extra: str) -> tuple[dict, dict, list[dict]]:
     subprocess.run([sys.executable, "-m", "pipeline", "--source", f"gsm8k:{source}", "--output",
                     str(output), "--llm", "openai", "--base_url", server.base_url, "--model", "m",
-                    "--llm_retries", "1", "--no_progress", *extra], capture_output=True, check=True)
+                    "--llm_retries", "1", "--no_progress", "--tts", "none", *extra],
+                   capture_output=True, check=True)
     summary = json.loads((output / "summary.json").read_text())
     usage = json.loads((output / "llm_usage.json").read_text())
     rejects = pq.read_table(output / "rejects").to_pylist()
@@ -116,7 +117,8 @@ def test_a_killed_run_resumes_without_asking_again(tmp_path):
         first = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "--source", "generate:60", "--output", str(tmp_path / "a"),
              "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--cache_dir", cache,
-             "--no_progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+             "--no_progress", "--tts", "none"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         while sum(server.answered.values()) < 50:
             time.sleep(0.02)
         server.open.clear()  # the endpoint stalls: what was answered gets cached, nothing more
@@ -172,7 +174,8 @@ def test_a_run_killed_at_half_its_replies_asks_again_only_what_was_in_flight(tmp
     with OpenAIServer(latency=0.02) as server:
         first = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "--source", "generate:60", "--output", str(tmp_path / "out"),
-             "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--no_progress", *flags],
+             "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--no_progress",
+             "--tts", "none", *flags],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         while sum(server.answered.values()) < 60:
             time.sleep(0.002)
