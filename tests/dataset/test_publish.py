@@ -159,7 +159,7 @@ def test_two_runs_on_one_output_the_second_is_refused(tmp_path):
     out = tmp_path / "dataset"
     first = subprocess.Popen([sys.executable, "-m", "pipeline", "--source", "generate:3000", "--output",
                               str(out), "--no_progress"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+                             stderr=subprocess.DEVNULL, preexec_fn=lambda: os.nice(19))  # it holds the lock
     try:
         assert _wait_for(Path(str(out) + ".partial").exists, 120)
         second = subprocess.run([sys.executable, "-m", "pipeline", "--source", "generate:2", "--output",
