@@ -8,6 +8,7 @@ record silently and never dies of one bad record.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import gc
 import json
 import time
@@ -83,6 +84,10 @@ class StageFn(beam.DoFn):
         self._counters: dict[tuple[str, str], Metrics.DelegatingCounter] = {}
         if self._awaiting:
             self._slots = 2 * self._apply.concurrency
+            if self._apply.close is not None:
+                # the local runner's worker processes exit without a teardown: their
+                # connections are closed at exit, not reported as leaked
+                atexit.register(self.teardown)
         # What is alive now (modules, sympy, Beam's worker, loaded tables) lives as long as
         # the worker. Stages make many objects that outlive a young collection (replies, the
         # caches of quantities and costs), so full collections come back; frozen objects are
@@ -92,9 +97,11 @@ class StageFn(beam.DoFn):
         gc.freeze()
 
     def teardown(self) -> None:
+        atexit.unregister(self.teardown)
         close = getattr(getattr(self, "_apply", None), "close", None)
-        if close is not None:
-            worker_loop().run_until_complete(close())
+        loop = getattr(self, "_loop", None)  # the loop its bundles ran on, which holds the connections
+        if close is not None and loop is not None and not loop.is_closed():
+            loop.run_until_complete(close())
 
     def _counter(self, namespace: str, name: str):
         counter = self._counters.get((namespace, name))

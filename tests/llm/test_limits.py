@@ -59,12 +59,13 @@ def test_requests_are_throttled_while_most_recent_ones_failed():
 def test_a_rate_limit_service_limits_requests_over_all_workers(tmp_path):
     per_second = 10
     with OpenAIServer() as server, RateLimitServer({"requests": per_second}) as limiter:
-        subprocess.run(
+        run = subprocess.run(
             [sys.executable, "-m", "pipeline", "--source", "generate:40", "--output", str(tmp_path / "out"),
              "--llm", "openai", "--base_url", server.base_url, "--model", "m", "--no_progress",
              "--no_cache", "--tts", "none", "--llm_rate_limiter", limiter.address, "--direct_running_mode",
              "multi_processing", "--direct_num_workers", "2"],
             capture_output=True, text=True, check=True)
+    assert "Unclosed" not in run.stderr  # each worker process closed its connections as it exited
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     requests = len(server.arrivals)
     assert summary["inputs"] == summary["outputs"] + summary["rejects"] == 40
