@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import yaml
 
 CONFIGS = {"data": "default", "rejects": "rejects"}
@@ -48,13 +48,11 @@ def shard_files(dataset: str | Path, part: str = "data", required: bool = True, 
 def read_rows(files: list[str], columns: list[str] | None = None, batch_rows: int = 256) -> Iterator[dict]:
     """Rows as dicts, a batch at a time (memory holds one batch, not the dataset); of the
     ``columns`` asked for, those the shards have (a text-only build has no audio)."""
-    if not files:
-        return
-    dataset = ds.dataset(files, format="parquet")
-    if columns is not None:
-        columns = [name for name in columns if name in dataset.schema.names]
-    for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
-        yield from batch.to_pylist()
+    for path in files:  # shard by shard, not through pyarrow.dataset: it takes 0.3 s to import
+        shard = pq.ParquetFile(path)
+        wanted = None if columns is None else [name for name in columns if name in shard.schema_arrow.names]
+        for batch in shard.iter_batches(batch_size=batch_rows, columns=wanted):
+            yield from batch.to_pylist()
 
 
 def dataset_rows(dataset: str | Path, part: str = "data", columns: list[str] | None = None) -> Iterator[dict]:
