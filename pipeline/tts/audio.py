@@ -130,13 +130,14 @@ def audio_problem(clip: Clip, words: int, min_wps: float, max_wps: float) -> tup
     """(reason, detail) when the clip is unfit to train on; None when it passes."""
     if clip.samples.size == 0:
         return "audio_empty", "no samples"
-    peak = int(np.abs(clip.samples.astype(np.int32)).max())
-    rms = float(np.sqrt(np.mean(clip.samples.astype(np.float64) ** 2)))
+    power = clip.samples.astype(np.float64)
+    rms = float(np.sqrt(np.mean(np.square(power, out=power))))
     if rms == 0 or 20 * np.log10(rms / 32768) < SILENCE_DBFS:
         return "audio_silent", f"rms {rms:.1f}"
-    clipped = float(np.mean(np.abs(clip.samples.astype(np.int32)) >= 32767))
-    if peak >= 32767 and clipped > CLIPPED_FRACTION:
-        return "audio_clipped", f"{clipped:.2%} of samples at full scale"
+    if int(clip.samples.max()) >= 32767 or int(clip.samples.min()) <= -32767:  # any at full scale
+        clipped = float(np.mean(np.abs(clip.samples.astype(np.int32)) >= 32767))
+        if clipped > CLIPPED_FRACTION:
+            return "audio_clipped", f"{clipped:.2%} of samples at full scale"
     rate = words / clip.duration
     if not min_wps <= rate <= max_wps:
         return "audio_rate", f"{words} words in {clip.duration:.2f} s ({rate:.2f} words/s)"
