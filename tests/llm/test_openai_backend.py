@@ -51,7 +51,7 @@ def test_fenced_json_is_accepted(llm_config):
 ])
 def test_bad_replies_become_rejects(llm_config, fault, reason):
     with OpenAIServer({"Natalia": fault}) as server, pytest.raises(Reject) as caught:
-        rewrite.setup(llm_config(server))(NATALIA)
+        rewrite.setup(replace(llm_config(server), llm_retries=1))(NATALIA)  # a 500 is retried, once here
     assert caught.value.reason == reason
 
 
@@ -72,7 +72,7 @@ def test_a_drifting_split_is_rejected_after_one_repair(llm_config, config):
 
 def test_unreachable_endpoint_is_a_reject(config):
     dead = replace(config, llm="openai", llm_base_url="http://127.0.0.1:9/v1", llm_model="m",
-                   llm_timeout=1.0)
+                   llm_timeout=1.0, llm_retries=1)
     with pytest.raises(Reject) as caught:
         rewrite.setup(dead)(NATALIA)
     assert caught.value.reason == "llm_unreachable"
