@@ -77,12 +77,13 @@ def test_a_rate_limit_service_limits_requests_over_all_workers(tmp_path):
     # per_window in a window, so they needed requests / per_window windows
     assert sum(windows) == requests and max(windows) <= per_window
     assert len(windows) >= requests / per_window
-    # and each left when it was allowed: when every request arrives within LAG of its
-    # grant, the k-th arrival comes at most that long after the k-th grant (requests that
-    # waited for a helper thread after their grant arrived one or two windows late)
+    # and each left when it was allowed: when every request arrives within half a second of
+    # its grant, the k-th arrival comes at most that long after the k-th grant (measured:
+    # 0.08-0.18 s with three busy loops beside the run; requests that waited for a helper
+    # thread after their grant arrived 1.1 to 1.5 s late)
     granted = sorted(when for when, value in limiter.granted if value == "requests")
     lags = [arrived - allowed for arrived, allowed in zip(sorted(server.arrivals), granted, strict=True)]
-    assert max(lags) < 0.25, lags
+    assert max(lags) < 0.5, lags
 
 
 def test_a_retry_after_is_capped_and_inf_or_nan_is_ignored():
